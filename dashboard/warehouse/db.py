@@ -1,0 +1,56 @@
+"""Creating and opening warehouse files. Knows DuckDB and the schema; nothing about policy or audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).resolve().parent
+SCHEMA_SQL = HERE / "schema.sql"
+MACROS_SQL = HERE / "macros.sql"
+
+#: tables that hold rows about a child (have a child_id column); the `planning` schema shadows each of them
+#: with a view that leaves out children whose families objected to use beyond direct care.
+CHILD_TABLES = (
+    "child", "disability", "person_identifier", "cin_episode", "assessment", "assessment_factor", "cin_plan",
+    "section47", "cp_plan", "cp_review", "episode", "period_of_care", "cla_review", "missing_episode",
+    "sw_episode", "oc2", "oc3", "adoption", "placed_adoption", "previous_permanence", "allocation",
+    "school_move",
+)
+
+#: population restrictions a caller may ask for (the policy gate chooses; see run_query)
+POPULATIONS = {"all": "main", "no_objectors": "planning"}
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table, the bank-holiday calendar and the SQL macros the measures use."""
+    con.execute(SCHEMA_SQL.read_text())
+    from dashboard.warehouse.calendar import load_bank_holidays
+
+    load_bank_holidays(con)
+    if MACROS_SQL.exists():
+        con.execute(MACROS_SQL.read_text())
+
+
+def create_planning_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema `planning`: the same tables, objectors' children left out. Run after loading.
+
+    Why a schema of views rather than a WHERE clause in each query: a measure written once runs unchanged for
+    every population, and no query author can forget the objection register.
+    """
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute("CREATE SCHEMA IF NOT EXISTS planning")
+    for table in CHILD_TABLES:
+        con.execute(
+            f'CREATE OR REPLACE VIEW planning.{table} AS SELECT * FROM "{db}".main.{table} '
+            f'WHERE child_id NOT IN (SELECT child_id FROM "{db}".main.objection)'
+        )
+
+
+def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"No warehouse at {path}: run `csc-dashboard build` first.")
+    return duckdb.connect(str(path), read_only=True, config={
+        "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+    })
