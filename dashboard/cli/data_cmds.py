@@ -1,7 +1,77 @@
-"""Commands of one area (stub: filled in by the area's owner)."""
+"""`build` and `summary`: load the returns into the warehouse, and say what is in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("build")(build_cmd)
+    app.command("summary")(summary_cmd)
+
+
+def build_cmd(
+    ctx: typer.Context,
+    source: Annotated[list[Path], typer.Option("--source", "-s", help="A folder (walked recursively for *.csv and "
+                                               "*.xml) or a file: 903 CSV/XML, CIN census XML, local extracts. "
+                                               "Repeatable.")],
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Warehouse file to write (overrides the "
+                                                   "global --warehouse / CSC_WAREHOUSE).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    examples: Annotated[int, typer.Option(help="Data-quality examples to print.")] = 5,
+) -> None:
+    """Build the warehouse from statutory returns and local extracts (atomic: the old file stays on failure)."""
+    from dashboard.cli import fail
+    from dashboard.warehouse.build import BuildError, build
+
+    out = warehouse or ctx.obj.warehouse
+    try:
+        report = build(source, out, progress=progress)
+    except BuildError as exc:
+        raise fail(f"{exc.file}: {exc.reason}") from None
+    except OSError as exc:
+        raise fail(f"{out}: cannot write the warehouse ({exc.strerror or exc})") from None
+    except Exception as exc:  # a bug must still not show users a traceback; the old warehouse is untouched
+        raise fail(f"build failed ({type(exc).__name__}: {exc}); {out} was not changed") from None
+    typer.echo(f"Built {report.out} from {len(report.files)} files"
+               + (f" ({len(report.skipped)} non-data files skipped)" if report.skipped else ""))
+    typer.echo(f"Loaded {report.rows_read:,} rows in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s)")
+    typer.echo("CIN census years: " + (", ".join(map(str, report.census_years)) or "none")
+               + "; 903 return years: " + (", ".join(map(str, report.return_years)) or "none"))
+    typer.echo("Rows per table: " + ", ".join(f"{t} {n:,}" for t, n in report.table_rows.items() if n))
+    total = sum(report.dq_counts.values())
+    typer.echo(f"Data quality: {total:,} notes" + (" (table data_quality)" if total else ""))
+    for rule, n in report.dq_counts.items():
+        typer.echo(f"  {rule:<24} {n:>8,}")
+    shown = report.dq_examples[:examples]
+    if shown:
+        typer.echo("First examples:")
+    for e in shown:
+        where = e["file"] + (f" row {e['row_number']}" if e["row_number"] is not None else "")
+        field = f" {e['field']}" if e["field"] else ""
+        typer.echo(f"  {where}{field}: [{e['rule']}, {e['action']}] {e['message']}")
+
+
+def summary_cmd(ctx: typer.Context) -> None:
+    """Row counts per table, census and return years covered, and data-quality counts of the warehouse."""
+    from dashboard.cli import fail
+    from dashboard.warehouse.build import summarise
+
+    try:
+        s = summarise(ctx.obj.warehouse)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # a file that is not a warehouse: say so, no traceback
+        raise fail(f"{ctx.obj.warehouse}: cannot read the warehouse ({exc})") from None
+    typer.echo(f"Warehouse {ctx.obj.warehouse}")
+    typer.echo("CIN census years: " + (", ".join(map(str, s["census_years"])) or "none"))
+    typer.echo("903 return years: " + (", ".join(map(str, s["return_years"])) or "none"))
+    typer.echo("Tables:")
+    for t, n in s["tables"].items():
+        typer.echo(f"  {t:<22} {n:>10,}")
+    typer.echo("Data quality:" + ("" if s["data_quality"] else " none"))
+    for rule, n in s["data_quality"].items():
+        typer.echo(f"  {rule:<24} {n:>8,}")

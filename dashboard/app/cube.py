@@ -1,0 +1,153 @@
+"""Slicing a protected whole-cube answer for one filter selection (no Streamlit here, so it is easy to test).
+
+Every aggregate measure answers with its whole cube (`GROUP BY CUBE`, margins labelled 'Total'), and the gate
+protects that cube as one table. A filter choice is only a slice of it: the app never asks the warehouse for "all
+teams except X", so a user cannot difference two separately protected answers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+TOTAL = "Total"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell as the page shows it: the display value (a number or the rule-set's symbol) and, when hidden,
+    why. `number` is None for a hidden cell: it must never be drawn as zero."""
+
+    display: Any
+    number: float | None
+    hidden: bool = False
+    why: str = ""
+    kind: str = ""
+
+
+def column_names(res) -> list[str]:
+    return [c.name for c in res.columns]
+
+
+def dimensions(res) -> list[str]:
+    return [c.name for c in res.columns if c.kind == "dimension"]
+
+
+def label_of(res, name: str) -> str:
+    for c in res.columns:
+        if c.name == name:
+            return getattr(c, "label", "") or name.replace("_", " ").capitalize()
+    raise KeyError(name)
+
+
+def cell(res, row_index: int, column: str) -> Cell:
+    j = column_names(res).index(column)
+    display = res.rows[row_index][j]
+    h = res.hidden.get((row_index, column))
+    if h is not None:
+        return Cell(display=display, number=None, hidden=True, why=getattr(h, "why", "") or "hidden",
+                    kind=getattr(h, "kind", ""))
+    number = display if isinstance(display, int | float) and not isinstance(display, bool) else None
+    if isinstance(number, float) and not math.isfinite(number):
+        number = None  # e.g. a percentage of nothing: not applicable, never zero
+    return Cell(display=display, number=number)
+
+
+def rows_where(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None = None) -> list[int]:
+    """Row indices of the slice: each dimension in `by` varies (its 'Total' margin left out), every other
+    dimension is fixed to the value in `fixed`, or to its 'Total' margin when not filtered."""
+    dims = dimensions(res)
+    names = column_names(res)
+    by_set = {by} if isinstance(by, str) else set(by or ())
+    unknown = by_set - set(dims)
+    if unknown:
+        raise KeyError(f"this measure has no dimension {sorted(unknown)[0]!r}")
+    want = {d: (fixed.get(d, TOTAL) if fixed.get(d) not in (None, "") else TOTAL) for d in dims if d not in by_set}
+    out = []
+    for i, row in enumerate(res.rows):
+        ok = all(str(row[names.index(d)]) == str(v) for d, v in want.items())
+        ok = ok and all(str(row[names.index(d)]) != TOTAL for d in by_set)
+        if ok:
+            out.append(i)
+    return out
+
+
+def total_row(res, fixed: dict[str, Any]) -> int | None:
+    rows = rows_where(res, fixed)
+    return rows[0] if rows else None
+
+
+def series(res, fixed: dict[str, Any], by: str, column: str, order: list[str] | None = None) -> list[tuple[str, Cell]]:
+    """(category, cell) pairs of one column along one dimension, in `order` when given (else as answered)."""
+    names = column_names(res)
+    j = names.index(by)
+    pairs = [(str(res.rows[i][j]), cell(res, i, column)) for i in rows_where(res, fixed, by)]
+    if order:
+        rank = {v: k for k, v in enumerate(order)}
+        pairs.sort(key=lambda p: (rank.get(p[0], len(rank)), p[0]))
+    return pairs
+
+
+def applicable_filters(res, filters: dict[str, Any]) -> dict[str, Any]:
+    """The filter choices that this measure can honour (those naming one of its dimensions)."""
+    dims = set(dimensions(res))
+    return {k: v for k, v in filters.items() if k in dims and v not in (None, "", TOTAL)}
+
+
+def table(res, fixed: dict[str, Any], by: str | None = None, columns: list[str] | None = None):
+    """Header labels, display rows and (row, column) -> reason for the hidden cells of a slice."""
+    names = column_names(res)
+    show_dims = [by] if by else []
+    shown = show_dims + [c for c in (columns or [c.name for c in res.columns if c.kind != "dimension"])]
+    header = [label_of(res, c) for c in shown]
+    idx = rows_where(res, fixed, by) if by else ([total_row(res, fixed)] if total_row(res, fixed) is not None else [])
+    out_rows, reasons = [], {}
+    for r, i in enumerate(idx):
+        out_rows.append([res.rows[i][names.index(c)] for c in shown])
+        for c in shown:
+            h = res.hidden.get((i, c))
+            if h is not None:
+                reasons[(r, shown.index(c))] = getattr(h, "why", "") or "hidden"
+    return header, out_rows, reasons
+
+
+def ratios(res, fixed: dict[str, Any], dims: list[str], columns: list[str]):
+    """Disproportionality: each group's rate divided by the rate for all children at the same filter.
+
+    Computed only from cells the gate published; a ratio whose group rate or overall rate is hidden is hidden
+    too (shown with the rule-set's symbol), because it would otherwise give the hidden rate back."""
+    symbol = getattr(res, "symbol", None) or "c"
+    header = ["Characteristic", "Group"] + [f"{label_of(res, c)} (ratio)" for c in columns]
+    rows, reasons = [], {}
+    own_dims = set(dimensions(res))
+    base_fixed = {k: v for k, v in fixed.items() if k in own_dims and k not in dims}
+    overall_i = total_row(res, base_fixed)
+    for d in dims:
+        if d not in own_dims:
+            continue
+        for i in rows_where(res, base_fixed, d):
+            group = str(res.rows[i][column_names(res).index(d)])
+            row: list[Any] = [label_of(res, d), group]
+            for c in columns:
+                g, o = cell(res, i, c), (cell(res, overall_i, c) if overall_i is not None else None)
+                if g.hidden or o is None or o.hidden:
+                    reasons[(len(rows), len(row))] = g.why if g.hidden else "the overall rate is hidden"
+                    row.append(symbol)
+                elif g.number is None or not o.number:
+                    row.append("")
+                else:
+                    row.append(round(g.number / o.number, 2))
+            rows.append(row)
+    return header, rows, reasons
+
+
+def flows(res, fixed: dict[str, Any]):
+    """Sankey links (source, target, cell) at the filter; margins ('Total') left out."""
+    names = column_names(res)
+    si, ti = names.index("source"), names.index("target")
+    count = next(c.name for c in res.columns if c.kind == "count")
+    out = []
+    for i in rows_where(res, fixed, ("source", "target")):
+        out.append((str(res.rows[i][si]), str(res.rows[i][ti]), cell(res, i, count)))
+    return out

@@ -1,0 +1,83 @@
+"""Report filters: census year, team, age band, sex, ethnicity group, disability.
+
+The values offered come from the gate (gate.choices), so a drop-down never lists a value from rows the
+principal may not see. The selection lives in the URL (st.query_params) so a view can be bookmarked; a value
+in the URL that is not among the choices is ignored (never passed on to a query).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.app.cube import TOTAL
+
+DIMENSIONS = (
+    ("team", "Team"),
+    ("age_band", "Age band"),
+    ("sex", "Sex"),
+    ("ethnicity_group", "Ethnicity"),
+    ("disability", "Disability"),
+)
+ALL = "All"
+
+
+def _choices(g, principal, name: str, params: dict) -> list:
+    from dashboard.policy import Refusal
+
+    try:
+        values = list(g.choices(principal, name, params))
+    except Refusal:
+        return []
+    return [v for v in values if v not in (None, TOTAL)]
+
+
+def _pick(name: str, label: str, options: list, default, format_func=str) -> object:
+    """A sidebar select box seeded from the URL, writing its value back to the URL."""
+    key = f"filter_{name}"
+    if key not in st.session_state:
+        raw = st.query_params.get(name)
+        st.session_state[key] = next((o for o in options if str(o) == raw), default)
+    elif st.session_state[key] not in options:
+        st.session_state[key] = default
+    value = st.sidebar.selectbox(label, options, key=key, format_func=format_func)
+    if value == default:
+        st.query_params.pop(name, None)
+    else:
+        st.query_params[name] = str(value)
+    return value
+
+
+def sidebar(g, principal, *, dims: tuple[str, ...] = tuple(d for d, _ in DIMENSIONS),
+            query: str = "cin_at_31_march") -> dict:
+    """Render the filters; return {census_year: int, <dimension>: value-or-None}.
+
+    Values of the dimensions other than team and year come from the gate's protected answer to `query`
+    (a measure split by every standard dimension), so they are values this principal may see."""
+    st.sidebar.markdown("#### Filters")
+    years = sorted({int(y) for y in _choices(g, principal, "census_year", {})}, reverse=True)
+    out: dict = {}
+    if years:
+        out["census_year"] = int(_pick("census_year", "Census year (ending 31 March)", years, years[0]))
+    params = {"census_year": out["census_year"]} if "census_year" in out else {}
+    teams = getattr(g.policy, "teams", {}) or {}
+    for name, label in DIMENSIONS:
+        if name not in dims:
+            continue
+        extra = {} if name == "team" else {"query": query}
+        opts = [ALL] + [v for v in _choices(g, principal, name, {**params, **extra}) if v != ALL]
+
+        def fmt(v, _name=name):
+            if _name == "team" and v in teams:
+                return f"{v} {teams[v].get('name', '')}".strip()
+            return str(v)
+
+        v = _pick(name, label, opts, ALL, format_func=fmt)
+        out[name] = None if v == ALL else v
+    return out
+
+
+def describe(filters: dict) -> str:
+    parts = [f"{k.replace('_', ' ')}: {v}" for k, v in filters.items() if v is not None and k != "census_year"]
+    year = filters.get("census_year")
+    head = f"Year ending 31 March {year}" if year else ""
+    return " | ".join([head] + parts) if parts else head

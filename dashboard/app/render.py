@@ -1,0 +1,392 @@
+"""Rendering protected answers: KPI cards, Plotly charts, tables with downloads. No SQL, no policy decisions.
+
+Hidden (suppressed) cells keep their symbol in tables and are marked on charts with a hatched band and the symbol,
+never drawn as a zero bar or a zero point; the reason is on hover.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.app import cube, export
+
+PALETTE = ["#1d4f91", "#2e86c1", "#48c9b0", "#f5b041", "#af7ac5", "#ec7063", "#5d6d7e", "#58d68d", "#dc7633"]
+ENGLAND_COLOUR = "#9aa5b1"
+HIDDEN_FILL = "rgba(120,130,140,0.18)"
+
+
+# ------------------------------------------------------------------------------------------ fetching
+@dataclass
+class Answer:
+    """One measure as fetched through the gate for this page: the protected result or the refusal."""
+
+    name: str
+    params: dict
+    res: Any = None
+    refusal: str = ""
+    title: str = ""
+    definition: str = ""
+    unit: str = ""
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.res is not None
+
+
+def fetch(g, principal, name: str, params: dict | None, page: str) -> Answer:
+    """Ask the gate for one named measure. A refusal becomes a message, never a traceback or an empty chart."""
+    from dashboard.policy import Refusal
+
+    params = dict(params or {})
+    meta = describe(g, name)
+    try:
+        res = g.query(principal, name, params, path=f"page:{page}")
+    except Refusal as r:
+        return Answer(name, params, refusal=str(r), **meta)
+    return Answer(name, params, res=res, **meta)
+
+
+def describe(g, name: str) -> dict:
+    """Title, definition, unit and source from the measure's header (what the cards show on hover)."""
+    spec = next((q for q in g.catalogue() if q.name == name), None)
+    if spec is None:  # the gate refuses an unknown measure when asked; here we only lack its header
+        return {"title": name.replace("_", " ").capitalize()}
+    return {"title": spec.title, "definition": spec.definition, "unit": spec.unit, "source": spec.source,
+            "extra": dict(getattr(spec, "extra", {}) or {})}
+
+
+def refusal(message: str) -> None:
+    st.warning(f"Not available to you: {message}", icon=":material/block:")
+
+
+# ------------------------------------------------------------------------------------------ formatting
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if "percent" in unit:
+            return f"{value:,.1f}%"
+        return f"{value:,.1f}" if value != int(value) or "rate" in unit else f"{int(value):,}"
+    return str(value)
+
+
+def _help(a: Answer, extra: str = "") -> str:
+    parts = [a.definition or a.title]
+    if a.source:
+        parts.append(f"Source: {a.source}")
+    if extra:
+        parts.append(extra)
+    return "\n\n".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------------------------ KPI cards
+def kpi(a: Answer, column: str, filters: dict, *, label: str | None = None, previous: Answer | None = None,
+        england: float | None = None, unit: str | None = None, invert: bool = False,
+        england_year: int | None = None) -> None:
+    """A Power BI-style card: the value at the current filter, change on last year, England beside it."""
+    unit = unit or a.unit
+    if not a.ok:
+        st.metric(label or a.title, "-", help=f"Not available to you: {a.refusal}", border=True)
+        return
+    label = label or cube.label_of(a.res, column)
+    fixed = cube.applicable_filters(a.res, filters)
+    i = cube.total_row(a.res, fixed)
+    if i is None:
+        st.metric(label, "-", help=_help(a, "No row for this selection."), border=True)
+        return
+    c = cube.cell(a.res, i, column)
+    notes = []
+    dims = set(cube.dimensions(a.res))
+    ignored = [k.replace("_", " ") for k, v in filters.items() if v not in (None, "") and k != "census_year"
+               and k not in dims]
+    if ignored:
+        notes.append(f"This measure is not split by {', '.join(ignored)}: the figure is for all of them.")
+    if c.hidden:
+        notes.append(f"'{c.display}': {c.why}")
+    if england is not None:
+        notes.append(f"England: {fmt(england, unit)}")
+    delta = None
+    if previous is not None and previous.ok and not c.hidden:
+        pfixed = cube.applicable_filters(previous.res, filters)
+        j = cube.total_row(previous.res, pfixed)
+        if j is not None:
+            pc = cube.cell(previous.res, j, column)
+            if pc.number is not None and c.number is not None:
+                diff = c.number - pc.number
+                delta = f"{'+' if diff >= 0 else ''}{fmt(round(diff, 1), unit)} on last year"
+            elif pc.hidden:
+                notes.append("Last year's figure is hidden, so no change is shown.")
+    value = fmt(c.display, unit)
+    st.metric(label, value, delta=delta, delta_color="inverse" if invert else "normal",
+              help=_help(a, "  \n".join(notes)), border=True)
+    if england is not None:
+        yr = f" ({england_year - 1}-{str(england_year)[2:]})" if isinstance(england_year, int) else ""
+        st.caption(f"England{yr}: **{fmt(england, unit)}**")
+
+
+# ------------------------------------------------------------------------------------------ charts
+def _layout(fig: go.Figure, title: str, height: int = 340, ytitle: str = "") -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", title={"text": title, "font": {"size": 15}, "x": 0.01},
+        height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"family": "Segoe UI, Arial", "size": 12},
+        legend={"orientation": "h", "y": -0.2}, plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
+        yaxis={"title": ytitle, "gridcolor": "#eef1f5", "rangemode": "tozero"},
+        xaxis={"gridcolor": "#ffffff"}, bargap=0.25,
+    )
+    return fig
+
+
+def _hidden_marks(fig: go.Figure, cats: list[str], reasons: list[str], symbols: list[str], horizontal=False):
+    """A hatched full-height band with the symbol for each hidden category, drawn on a separate 0..1 axis so
+    it can never be read as a value (and never as zero)."""
+    if not cats:
+        return
+    band = dict(name="Hidden (suppressed)", marker={"color": HIDDEN_FILL, "pattern": {"shape": "/"}},
+                text=symbols, textposition="inside", insidetextanchor="middle",
+                textfont={"size": 14, "color": "#5d6d7e"}, customdata=reasons,
+                hovertemplate="%{x}: hidden (%{text})<br>%{customdata}<extra></extra>", showlegend=True)
+    if horizontal:
+        band["hovertemplate"] = "%{y}: hidden (%{text})<br>%{customdata}<extra></extra>"
+        fig.add_trace(go.Bar(x=[1] * len(cats), y=cats, orientation="h", xaxis="x2", **band))
+        fig.update_layout(xaxis2={"overlaying": "x", "range": [0, 1], "visible": False})
+    else:
+        fig.add_trace(go.Bar(x=cats, y=[1] * len(cats), yaxis="y2", **band))
+        fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False})
+
+
+def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title: str | None = None,
+        order: list[str] | None = None, horizontal: bool = False, key: str = "") -> None:
+    """Bars of one or more columns along one dimension of the cube, at the current filter."""
+    if not a.ok:
+        _chart_refused(a, title)
+        return
+    columns = [column] if isinstance(column, str) else list(column)
+    fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k != by}
+    fig = go.Figure()
+    hidden_cats, reasons, symbols = [], [], []
+    for n, col in enumerate(columns):
+        pairs = cube.series(a.res, fixed, by, col, order)
+        shown = [(k, c) for k, c in pairs if not c.hidden and c.number is not None]
+        xs, ys = [k for k, _ in shown], [c.number for _, c in shown]
+        trace = go.Bar(x=ys, y=xs, orientation="h") if horizontal else go.Bar(x=xs, y=ys)
+        trace.update(name=cube.label_of(a.res, col), marker_color=PALETTE[n % len(PALETTE)],
+                     text=[fmt(v, a.unit) for v in ys], textposition="outside", cliponaxis=False,
+                     hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>" if not horizontal
+                     else "%{y}: %{x}<extra>%{fullData.name}</extra>")
+        fig.add_trace(trace)
+        for k, c in pairs:
+            if c.hidden and k not in hidden_cats:
+                hidden_cats.append(k)
+                reasons.append(c.why)
+                symbols.append(str(c.display))
+    if order:
+        cats = [o for o in order if o in {k for k, _ in cube.series(a.res, fixed, by, columns[0])}]
+        if horizontal:
+            fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(cats)))
+        else:
+            fig.update_xaxes(categoryorder="array", categoryarray=cats)
+    _hidden_marks(fig, hidden_cats, reasons, symbols, horizontal)
+    _layout(fig, title or a.title, height=max(300, 28 * len(hidden_cats) + 300) if horizontal else 340)
+    if len(columns) == 1:
+        fig.update_layout(showlegend=bool(hidden_cats))
+    _show(fig, a, key or f"{a.name}-{by}-{'-'.join(columns)}")
+
+
+def trend(points: list[tuple[str, cube.Cell]], a: Answer, *, title: str | None = None,
+          england: dict[str, float] | None = None, key: str = "") -> None:
+    """A line over census years. A hidden year is a gap with its symbol, not a dip to zero."""
+    fig = go.Figure()
+    xs = [x for x, _ in points]
+    ys = [c.number if not c.hidden else None for _, c in points]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers+text", name="This authority", connectgaps=False,
+                             line={"color": PALETTE[0], "width": 3}, marker={"size": 8},
+                             text=[fmt(y, a.unit) if y is not None else "" for y in ys], textposition="top center"))
+    if england:
+        fig.add_trace(go.Scatter(x=list(england), y=list(england.values()), mode="lines+markers", name="England",
+                                 line={"color": ENGLAND_COLOUR, "dash": "dash"}))
+    hid = [(x, c) for x, c in points if c.hidden]
+    if hid:
+        fig.add_trace(go.Scatter(x=[x for x, _ in hid], y=[0.5] * len(hid), yaxis="y2", mode="text",
+                                 text=[str(c.display) for _, c in hid], name="Hidden (suppressed)",
+                                 textfont={"size": 16, "color": "#5d6d7e"}, customdata=[c.why for _, c in hid],
+                                 hovertemplate="%{x}: hidden (%{text})<br>%{customdata}<extra></extra>"))
+        fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False})
+    _layout(fig, title or a.title)
+    fig.update_xaxes(type="category")
+    _show(fig, a, key or f"{a.name}-trend")
+
+
+def sankey(labels: list[str], sources: list[int], targets: list[int], values: list[float], a: Answer,
+           *, title: str | None = None, hidden_note: str = "", key: str = "") -> None:
+    fig = go.Figure(go.Sankey(
+        node={"label": labels, "pad": 18, "thickness": 16, "color": [PALETTE[i % len(PALETTE)] for i in range(len(labels))]},
+        link={"source": sources, "target": targets, "value": values, "color": "rgba(29,79,145,0.25)"}))
+    _layout(fig, title or a.title, height=420)
+    _show(fig, a, key or f"{a.name}-sankey")
+    if hidden_note:
+        st.caption(hidden_note)
+
+
+def _show(fig: go.Figure, a: Answer, key: str) -> None:
+    # PNG download comes from Plotly's own modebar ("Download plot as a png"); nothing else is offered there.
+    config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+              "toImageButtonOptions": {"format": "png", "filename": a.name, "scale": 2}}
+    st.plotly_chart(fig, config=config, key=key, width="stretch")
+    definition(a)
+
+
+def _chart_refused(a: Answer, title: str | None) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{title or a.title}**")
+        refusal(a.refusal)
+
+
+def definition(a: Answer) -> None:
+    with st.expander("Definition", icon=":material/info:"):
+        st.markdown(a.definition or "No definition recorded.")
+        if a.source:
+            st.caption(f"Source: {a.source}")
+
+
+# ------------------------------------------------------------------------------------------ tables
+def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], reasons: dict[tuple[int, int], str],
+               unit: str = "") -> str:
+    """Escaped HTML (values from the data are never markup); a hidden cell carries its reason as a tooltip."""
+    e = html.escape
+    out = ['<div class="csc-table-wrap"><table class="csc-table"><thead><tr>']
+    out += [f"<th>{e(str(h))}</th>" for h in header]
+    out.append("</tr></thead><tbody>")
+    for r, row in enumerate(rows):
+        out.append("<tr>")
+        for c, v in enumerate(row):
+            why = reasons.get((r, c))
+            num = isinstance(v, int | float) and not isinstance(v, bool)
+            cls = "hidden" if why else ("num" if num else "")
+            title = f' title="{e(why)}"' if why else ""
+            out.append(f'<td class="{cls}"{title}>{e(fmt(v, unit) if num else str(v))}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def table(a: Answer, filters: dict, by: str | None, columns: list[str] | None, *, g, principal, page: str,
+          title: str | None = None, key: str = "") -> None:
+    """A table of the slice as shown, with CSV and Excel downloads of exactly that slice (recorded first)."""
+    if not a.ok:
+        _chart_refused(a, title)
+        return
+    fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k != by}
+    header, rows, reasons = cube.table(a.res, fixed, by, columns)
+    if title:
+        st.markdown(f"**{title}**")
+    st.html(html_table(header, rows, reasons, a.unit))
+    if reasons:
+        symbols = sorted({str(rows[r][c]) for (r, c) in reasons})
+        st.caption(f"{', '.join(symbols)} = hidden to protect children's identities (hover for the reason).")
+    downloads(g, principal, a, page, lambda res: cube.table(res, fixed, by, columns)[:2],
+              key=key or f"{a.name}-{by}", notes=[f"{a.title}: {a.definition}", f"Source: {a.source}"])
+
+
+def downloads(g, principal, a: Answer, page: str, shape: Callable[[Any], tuple[list, list]], *, key: str,
+              notes: Sequence[str] = ()) -> None:
+    """CSV and Excel buttons. The file is made only when clicked, from a fresh gate answer on the export path:
+    the gate records the export in the audit trail BEFORE the file leaves (and refuses, so no file, if it
+    cannot), and the file holds the same protected slice the page shows."""
+
+    def make(fmt_: str) -> Callable[[], bytes]:
+        def build() -> bytes:
+            res = g.query(principal, a.name, a.params, path=f"export:{fmt_}")
+            header, rows = shape(res)
+            if fmt_ == "csv":
+                return export.to_csv(header, rows)
+            return export.to_xlsx(header, rows, sheet=a.title or a.name, notes=notes)
+        return build
+
+    c1, c2, _ = st.columns([1, 1, 6])
+    c1.download_button("CSV", data=make("csv"), file_name=f"{a.name}.csv", mime="text/csv",
+                       key=f"csv-{key}", icon=":material/download:", on_click="ignore")
+    c2.download_button("Excel", data=make("xlsx"), file_name=f"{a.name}.xlsx", key=f"xlsx-{key}",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", on_click="ignore")
+
+
+# ------------------------------------------------------------------------------------------ page furniture
+CSS = """
+<style>
+div[data-testid="stMetric"] {background:#ffffff; border-radius:8px; padding:12px 16px;
+  box-shadow:0 1px 2px rgba(16,24,40,.06); border-left:4px solid #1d4f91 !important;}
+div[data-testid="stMetricValue"] {font-size:1.9rem; font-weight:600; color:#1d4f91;}
+div[data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600;}
+div[data-testid="stPlotlyChart"] {background:#ffffff; border-radius:8px; padding:4px;
+  box-shadow:0 1px 2px rgba(16,24,40,.06);}
+.csc-table-wrap {overflow-x:auto;}
+table.csc-table {border-collapse:collapse; width:100%; font-size:.85rem; background:#fff;}
+table.csc-table th {background:#1d4f91; color:#fff; text-align:left; padding:6px 10px; font-weight:600;}
+table.csc-table td {padding:5px 10px; border-bottom:1px solid #e4e7eb;}
+table.csc-table td.num {text-align:right; font-variant-numeric:tabular-nums;}
+table.csc-table td.hidden {text-align:right; color:#7b8794; font-style:italic; background:#f5f7fa; cursor:help;}
+.csc-header {background:linear-gradient(90deg,#1d4f91,#2e86c1); color:#fff; padding:14px 20px; border-radius:8px;
+  margin-bottom:10px;}
+.csc-header h1 {color:#fff; font-size:1.5rem; margin:0; padding:0;}
+.csc-header p {color:#e1ecf7; margin:2px 0 0 0; font-size:.9rem;}
+</style>
+"""
+
+
+def page_header(title: str, subtitle: str = "") -> None:
+    st.html(CSS + f'<div class="csc-header"><h1>{html.escape(title)}</h1>'
+            f'<p>{html.escape(subtitle)}</p></div>')
+
+
+def ratio_table(a: Answer, filters: dict, dims: list[str], columns: list[str], *, g, principal, page: str) -> None:
+    if not a.ok:
+        _chart_refused(a, "Disproportionality")
+        return
+    fixed = cube.applicable_filters(a.res, filters)
+    header, rows, reasons = cube.ratios(a.res, fixed, dims, columns)
+    st.html(html_table(header, rows, reasons))
+    downloads(g, principal, a, page, lambda res: cube.ratios(res, fixed, dims, columns)[:2],
+              key=f"{a.name}-ratios", notes=[f"Ratios of {a.title}: {a.definition}"])
+
+
+def flows(a: Answer, filters: dict, *, g, principal, page: str) -> None:
+    """A Sankey of the links between stages; hidden links are left out of the drawing and listed below it."""
+    if not a.ok:
+        _chart_refused(a, "Flows between interventions")
+        return
+    fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k not in ("source", "target")}
+    links = cube.flows(a.res, fixed)
+    labels: list[str] = []
+    for s_, t_, _ in links:
+        for n in (s_, t_):
+            if n not in labels:
+                labels.append(n)
+    shown = [(s_, t_, c) for s_, t_, c in links if not c.hidden and c.number]
+    hidden = [(s_, t_, c) for s_, t_, c in links if c.hidden]
+    note = ""
+    if hidden:
+        note = ("Not drawn because the number is hidden to protect children's identities: "
+                + "; ".join(f"{s_} -> {t_} ({c.display})" for s_, t_, c in hidden))
+    sankey(labels, [labels.index(s_) for s_, _, _ in shown], [labels.index(t_) for _, t_, _ in shown],
+           [c.number for _, _, c in shown], a, title="What followed referrals in the year", hidden_note=note)
+    header = ["From", "To", "Children"]
+    rows = [[s_, t_, c.display] for s_, t_, c in links]
+    reasons = {(k, 2): c.why for k, (_, _, c) in enumerate(links) if c.hidden}
+    with st.expander("Flows as a table"):
+        st.html(html_table(header, rows, reasons))
+        downloads(g, principal, a, page,
+                  lambda res: (header, [[s_, t_, c.display] for s_, t_, c in cube.flows(res, fixed)]),
+                  key=f"{a.name}-flows")

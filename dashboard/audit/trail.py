@@ -1,0 +1,621 @@
+"""The audit trail: an append-only DuckDB file, hash-chained, sealed, with a chain head kept in a separate file.
+
+Every decision of the policy gate is written here BEFORE anything is shown. If it cannot be written durably,
+``record`` raises ``AuditError`` and the gate refuses (fail closed). See docs/audit.md for the threat model.
+
+Layout on disk (beside each other by default):
+  <audit>          DuckDB file: tables audit_entry (one row per entry) and audit_child (child ids per entry)
+  <audit>.head     JSON: the seq and hash of the newest entry, HMAC'd; written around every append
+  <audit>.key      the HMAC key (created on first write with mode 0600) unless CSC_AUDIT_KEY is set
+  <audit>.lock     the OS-level lock file: one writer at a time across processes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+GENESIS = "0" * 64
+FORMAT_VERSION = 1
+KEY_ENV = "CSC_AUDIT_KEY"
+
+#: (column, SQL type, kind) in hash order. kind: str | int | ts | strlist | json. Names of people or children
+#: are never a column: child ids only (a subject access request finds them; the name stays in the case system).
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("seq", "BIGINT", "int"),
+    ("ts", "TIMESTAMP", "ts"),
+    ("user", "VARCHAR", "str"),
+    ("role", "VARCHAR", "str"),
+    ("teams", "VARCHAR[]", "strlist"),
+    ("purpose", "VARCHAR", "str"),
+    ("lawful_basis", "VARCHAR", "str"),
+    ("path", "VARCHAR", "str"),
+    ("query", "VARCHAR", "str"),
+    ("sql", "VARCHAR", "str"),
+    ("params", "VARCHAR", "json"),
+    ("outcome", "VARCHAR", "str"),
+    ("reason", "VARCHAR", "str"),
+    ("rows", "BIGINT", "int"),
+    ("ruleset", "VARCHAR", "str"),
+    ("cells_suppressed", "BIGINT", "int"),
+    ("tier", "VARCHAR", "str"),
+    ("tables_read", "VARCHAR[]", "strlist"),
+    ("columns_read", "VARCHAR[]", "strlist"),
+    ("event", "VARCHAR", "str"),
+    ("emergency_reason", "VARCHAR", "str"),
+    ("expires_at", "TIMESTAMP", "ts"),
+    ("review_of", "BIGINT", "int"),
+    ("decision", "VARCHAR", "str"),
+    ("note", "VARCHAR", "str"),
+    ("extra", "VARCHAR", "json"),
+)
+KINDS = {name: kind for name, _, kind in FIELDS}
+#: keys a caller may pass (everything in FIELDS except what the trail sets itself, plus child_ids)
+CALLER_KEYS = (set(KINDS) - {"seq", "ts", "extra"}) | {"child_ids"}
+REQUIRED = ("user", "path", "outcome", "event")
+OUTCOMES = ("allowed", "refused")
+#: keys that would put a person's identity (rather than an id) into the trail. Refused outright, so a caller's
+#: mistake fails loudly in tests instead of quietly copying names into a file kept for years.
+FORBIDDEN_KEYS = frozenset({
+    "name", "names", "child_name", "given_name", "family_name", "full_name", "address", "postcode",
+    "nhs_number", "upn", "dob", "date_of_birth",
+})
+
+_COLS = ", ".join(f'"{n}" {t}' + (" PRIMARY KEY" if n == "seq" else "") for n, t, _ in FIELDS)
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_entry ({_COLS}, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL,
+                                        seal VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_child (seq BIGINT NOT NULL, pos INTEGER NOT NULL, child_id VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_child_by_id ON audit_child (child_id);
+CREATE TABLE IF NOT EXISTS audit_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+INSERT OR IGNORE INTO audit_meta VALUES ('format_version', '{FORMAT_VERSION}');
+"""
+_SELECT_COLS = ", ".join(f'e."{n}"' for n, _, _ in FIELDS)
+#: every entry with its child ids as a list, in seq order (the verify walk and the IG queries read this)
+ENTRIES_SQL = f"""
+SELECT {_SELECT_COLS},
+       coalesce((SELECT list(c.child_id ORDER BY c.pos) FROM audit_child c WHERE c.seq = e.seq),
+                []::VARCHAR[]) AS child_ids,
+       e.prev_hash, e.hash, e.seal
+FROM audit_entry e
+"""
+
+
+class AuditError(RuntimeError):
+    """The trail cannot be written (or read) safely. Callers must refuse to show data."""
+
+
+# ----------------------------------------------------------------------------------------------------- helpers
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _utc_naive(value: Any, key: str) -> datetime:
+    """Datetimes are stored as naive UTC; an aware value is converted, a naive one is taken to be UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise AuditError(f"audit entry field {key!r}: not an ISO date-time: {value!r}") from exc
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise AuditError(f"audit entry field {key!r}: expected a date-time, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _ts_text(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="microseconds")
+
+
+def _json_text(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        # default=str: dates and Paths in params become their text; the stored text is what gets hashed
+        return canonical_json(json.loads(json.dumps(value, default=str, allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"audit entry field {key!r} cannot be stored as JSON: {exc}") from exc
+
+
+def _strlist(value: Any, key: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise AuditError(f"audit entry field {key!r}: expected a list, got {type(value).__name__}")
+    items = sorted(value) if isinstance(value, set | frozenset) else list(value)
+    return [str(v) for v in items]
+
+
+def normalise(entry: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The storable form of a caller's entry (without seq/ts) and its child ids, or AuditError."""
+    if not isinstance(entry, Mapping):
+        raise AuditError("an audit entry must be a dict")
+    bad = sorted(k for k in entry if str(k).lower() in FORBIDDEN_KEYS)
+    if bad:
+        raise AuditError(f"audit entries never hold names or contact details; remove {', '.join(bad)} "
+                         "(record child_ids instead)")
+    missing = [k for k in REQUIRED if entry.get(k) in (None, "")]
+    if missing:
+        raise AuditError(f"audit entry lacks required field(s): {', '.join(missing)}")
+    if entry["outcome"] not in OUTCOMES:
+        raise AuditError(f"audit entry outcome must be one of {OUTCOMES}, got {entry['outcome']!r}")
+    out: dict[str, Any] = {}
+    for key, kind in KINDS.items():
+        if key in ("seq", "ts", "extra"):
+            continue
+        value = entry.get(key)
+        if value is None:
+            out[key] = None
+        elif kind == "str":
+            out[key] = str(value)
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                    isinstance(value, float) and not (math.isfinite(value) and value.is_integer())):
+                raise AuditError(f"audit entry field {key!r}: expected a whole number, got {value!r}")
+            out[key] = int(value)
+        elif kind == "ts":
+            out[key] = _utc_naive(value, key)
+        elif kind == "strlist":
+            out[key] = _strlist(value, key)
+        else:
+            out[key] = _json_text(value, key)
+    extra = {k: v for k, v in entry.items() if k not in CALLER_KEYS and k != "ts"}
+    out["extra"] = _json_text(extra, "extra") if extra else None
+    children: list[str] = []
+    for cid in _strlist(entry.get("child_ids"), "child_ids") or []:
+        if cid not in children:
+            children.append(cid)
+    return out, children
+
+
+def hash_content(row: Mapping[str, Any], child_ids: list[str], prev_hash: str) -> str:
+    """SHA-256 over a canonical JSON of every stored field, the child ids and the previous entry's hash."""
+    doc = {}
+    for key, kind in KINDS.items():
+        value = row.get(key)
+        doc[key] = _ts_text(value) if kind == "ts" else value
+    doc["child_ids"] = list(child_ids)
+    doc["prev_hash"] = prev_hash
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------- locking
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    key = str(path)
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(key, threading.Lock())
+
+
+# ----------------------------------------------------------------------------------------------------- results
+@dataclass
+class VerifyResult:
+    entries: int
+    ok: bool
+    problem: str | None = None
+    first_bad_seq: int | None = None
+    kind: str | None = None   # edited | deleted | inserted | reordered | forged | truncated | appended | head
+    notes: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        if self.ok:
+            return f"{self.entries} entries, chain intact"
+        return f"TAMPERED: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+    pending: tuple[int, str] | None = None
+
+
+# ----------------------------------------------------------------------------------------------------- the trail
+class AuditTrail:
+    """Append-only, hash-chained record of every access decision.
+
+    ``clock`` (a callable returning an aware or UTC datetime) exists so that tests and replays can place entries in
+    time; the gate never passes it, so callers cannot back-date an entry.
+    """
+
+    def __init__(self, path: Path, head_path: Path | None = None, *, lock_timeout: float = 15.0,
+                 clock: Callable[[], datetime] | None = None, key: bytes | None = None) -> None:
+        self.path = Path(path)
+        self.head_path = Path(head_path) if head_path is not None else Path(f"{self.path}.head")
+        self.lock_path = Path(f"{self.path}.lock")
+        self.key_path = Path(f"{self.path}.key")
+        self.lock_timeout = lock_timeout
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._key = key
+        self._tlock = _thread_lock(self.path.absolute())
+
+    # ------------------------------------------------------------------ key
+    def _load_key(self, create: bool) -> bytes | None:
+        if self._key is not None:
+            return self._key
+        env = os.environ.get(KEY_ENV)
+        if env:
+            return env.encode()
+        try:
+            text = self.key_path.read_text().strip()
+            if text:
+                return text.encode()
+        except FileNotFoundError:
+            pass
+        if not create:
+            return None
+        # first write of a new trail: make a random key readable by the service account only. O_EXCL so two
+        # processes creating the trail at once cannot end up with different keys.
+        try:
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.key_path.read_text().strip().encode()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(32).hex())
+            fh.flush()
+            os.fsync(fh.fileno())
+        return self.key_path.read_text().strip().encode()
+
+    @staticmethod
+    def _mac(key: bytes, text: str) -> str:
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------------ head file
+    def _read_head(self, key: bytes | None) -> Head | None:
+        """The head, or None if there is no head file. AuditError if it is unreadable or its MAC is wrong."""
+        try:
+            raw = self.head_path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            doc = json.loads(raw)
+            body = {k: doc[k] for k in ("version", "seq", "hash", "pending")}
+            mac = doc["mac"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuditError(f"the audit head file {self.head_path} is damaged") from exc
+        if key is None:
+            raise AuditError(f"cannot check the audit head {self.head_path}: no key (set {KEY_ENV} or "
+                             f"provide {self.key_path})")
+        if not hmac.compare_digest(self._mac(key, canonical_json(body)), str(mac)):
+            raise AuditError(f"the audit head file {self.head_path} was altered (its MAC does not match)")
+        pending = tuple(body["pending"]) if body["pending"] else None
+        return Head(int(body["seq"]), str(body["hash"]), pending)  # type: ignore[arg-type]
+
+    def _write_head(self, key: bytes, seq: int, hash_: str, pending: tuple[int, str] | None) -> None:
+        body = {"version": FORMAT_VERSION, "seq": seq, "hash": hash_, "pending": list(pending) if pending else None}
+        doc = dict(body, mac=self._mac(key, canonical_json(body)))
+        # write-then-rename so a crash leaves either the old head or the new one, never half of one
+        tmp = self.head_path.with_name(f"{self.head_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.head_path)
+        with contextlib.suppress(OSError):
+            dfd = os.open(self.head_path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool, required: bool = True) -> Iterator[None]:
+        """One thread of this process at a time (threading lock), and one process at a time (flock)."""
+        deadline = time.monotonic() + self.lock_timeout
+        if not self._tlock.acquire(timeout=self.lock_timeout):
+            raise AuditError(f"the audit trail {self.path} stayed locked for {self.lock_timeout:.0f}s")
+        try:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                if required:
+                    raise AuditError(f"cannot create the audit lock file {self.lock_path}: {exc.strerror}") from exc
+                fd = None  # reading a copy in a read-only place: nobody else can be writing it through us
+            try:
+                if fd is not None:
+                    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+                    while True:
+                        try:
+                            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                            break
+                        except BlockingIOError:
+                            if time.monotonic() >= deadline:
+                                raise AuditError(f"the audit trail {self.path} stayed locked by another process "
+                                                 f"for {self.lock_timeout:.0f}s") from None
+                            time.sleep(0.005)
+                yield
+            finally:
+                if fd is not None:
+                    os.close(fd)  # closing releases the flock
+        finally:
+            self._tlock.release()
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        # DuckDB lets one process at a time open a file for writing, so every access opens and closes under the
+        # lock; other processes (CLI commands, a second server) take their turn.
+        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only, config=config)
+            except duckdb.IOException as exc:
+                # a process that does not use our lock file (e.g. someone inspecting the file) holds DuckDB's lock
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the trail, under the shared lock. AuditError if there is no trail."""
+        if not self.path.is_file():
+            raise AuditError(f"no audit trail at {self.path}")
+        try:
+            with self._locked(exclusive=False, required=False):
+                con = self._connect(read_only=True)
+                try:
+                    yield con
+                finally:
+                    con.close()
+        except duckdb.Error as exc:
+            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ writing
+    def record(self, entry: dict) -> int:
+        """Append one entry; return its sequence number. Raises AuditError if it was not durably written."""
+        return self._append(entry)
+
+    def _append(self, entry: Mapping[str, Any],
+                precheck: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
+        row, children = normalise(entry)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._locked(exclusive=True):
+                # a new key only for a new trail: a lost key must not be silently replaced (the head would then
+                # fail its MAC check, and a forger could otherwise delete the key to start afresh)
+                key = self._load_key(create=not self.head_path.exists())
+                if key is None:
+                    raise AuditError(f"the audit key is missing ({KEY_ENV} or {self.key_path}); the trail cannot "
+                                     "be extended safely")
+                con = self._connect(read_only=False)
+                try:
+                    return self._append_locked(con, key, row, children, precheck)
+                finally:
+                    con.close()
+        except AuditError:
+            raise
+        except (duckdb.Error, OSError) as exc:
+            raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from exc
+
+    def _append_locked(self, con: duckdb.DuckDBPyConnection, key: bytes, row: dict[str, Any],
+                       children: list[str], precheck: Callable[[duckdb.DuckDBPyConnection], None] | None) -> int:
+        if not _has_tables(con):
+            con.execute(SCHEMA)
+        tail = con.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchall()
+        last_seq, last_hash = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
+        head = self._read_head(key)
+        # Refuse to append to a trail that no longer matches its head: appending would write a new head over the
+        # evidence (dropped or forged newest entries). An officer must investigate first (docs/audit.md).
+        if head is None:
+            if tail:
+                raise AuditError(f"the audit trail {self.path} has entries but its head file {self.head_path} "
+                                 "is missing; run `csc-dashboard audit verify`")
+        elif (last_seq, last_hash) != (head.seq, head.hash) and (last_seq, last_hash) != head.pending:
+            raise AuditError(f"the audit trail {self.path} does not match its head (entry {last_seq} vs head "
+                             f"{head.seq}); run `csc-dashboard audit verify`")
+        if precheck is not None:
+            precheck(con)
+        row = dict(row, seq=last_seq + 1, ts=_utc_naive(self._clock(), "ts"))
+        digest = hash_content(row, children, last_hash)
+        seal = self._mac(key, digest)
+        # two-phase head: announce the entry, commit it, then confirm it. A crash at any point leaves a head that
+        # verify accepts (the entry is either absent, or present and announced), while dropping a committed
+        # entry later is still caught.
+        self._write_head(key, last_seq, last_hash, (row["seq"], digest))
+        names = [n for n, _, _ in FIELDS]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                f"INSERT INTO audit_entry ({', '.join(chr(34) + n + chr(34) for n in names)}, prev_hash, hash, seal) "
+                f"VALUES ({', '.join('?' for _ in names)}, ?, ?, ?)",
+                [row[n] for n in names] + [last_hash, digest, seal],
+            )
+            if children:
+                con.executemany("INSERT INTO audit_child VALUES (?, ?, ?)",
+                                [(row["seq"], i, cid) for i, cid in enumerate(children)])
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        self._write_head(key, row["seq"], digest, None)
+        return int(row["seq"])
+
+    # ------------------------------------------------------------------ emergency access
+    def review_emergency(self, seq: int, reviewer: str, justified: bool, note: str | None = None, *,
+                         role: str | None = "ig_officer", path: str = "cli:audit review") -> int:
+        """Record an IG officer's decision on emergency access entry ``seq`` as its own entry; return its seq."""
+
+        def check(con: duckdb.DuckDBPyConnection) -> None:
+            found = con.execute('SELECT event, "user" FROM audit_entry WHERE seq = ?', [seq]).fetchall()
+            if not found:
+                raise AuditError(f"there is no audit entry {seq}")
+            if found[0][0] != "emergency_access":
+                raise AuditError(f"audit entry {seq} is a {found[0][0]!r} entry, not an emergency access")
+            if found[0][1] == reviewer:
+                raise AuditError("an emergency access cannot be reviewed by the person who used it")
+            done = con.execute("SELECT seq, \"user\" FROM audit_entry WHERE event = 'emergency_review' "
+                               "AND review_of = ?", [seq]).fetchall()
+            if done:
+                raise AuditError(f"emergency access {seq} was already reviewed (entry {done[0][0]} by {done[0][1]})")
+
+        entry = {"user": reviewer, "role": role, "purpose": "audit", "path": path, "outcome": "allowed",
+                 "event": "emergency_review", "review_of": int(seq),
+                 "decision": "justified" if justified else "not_justified", "note": note}
+        return self._append(entry, precheck=check)
+
+    def active_emergency_grants(self, user: str, now: datetime | None = None) -> list[tuple[str, datetime]]:
+        """Children ``user`` may see under an unexpired emergency access: [(child_id, expires_at UTC)].
+
+        A grant an officer has reviewed as not justified ends at once. Missing trail: no grants.
+        """
+        at = _utc_naive(now if now is not None else datetime.now(UTC), "now")
+        if not self.path.is_file():
+            return []
+        with self.reading() as con:
+            if not _has_tables(con):
+                return []
+            rows = con.execute("""
+                SELECT c.child_id, max(e.expires_at)
+                FROM audit_entry e JOIN audit_child c ON c.seq = e.seq
+                WHERE e.event = 'emergency_access' AND e.outcome = 'allowed' AND e."user" = ?
+                  AND e.expires_at > ?
+                  AND NOT EXISTS (SELECT 1 FROM audit_entry r WHERE r.event = 'emergency_review'
+                                  AND r.review_of = e.seq AND r.decision = 'not_justified')
+                GROUP BY c.child_id ORDER BY c.child_id""", [user, at]).fetchall()
+        return [(str(cid), exp) for cid, exp in rows]
+
+    # ------------------------------------------------------------------ reading
+    def frame(self, where: str = "", params: list[Any] | None = None) -> pl.DataFrame:
+        """Entries (optionally filtered by a SQL condition on alias ``e``) as a Polars frame, in seq order."""
+        with self.reading() as con:
+            if not _has_tables(con):
+                return empty_frame()
+            sql = ENTRIES_SQL + (f" WHERE {where}" if where else "") + " ORDER BY e.seq"
+            return con.sql(sql, params=params or []).pl()
+
+    # ------------------------------------------------------------------ verification
+    def verify(self) -> VerifyResult:
+        """Walk the chain; name the FIRST entry that was edited, deleted, inserted or reordered, then the head."""
+        with self.reading() as con:
+            if not _has_tables(con):
+                rows: list[dict[str, Any]] = []
+            else:
+                cur = con.execute(ENTRIES_SQL + " ORDER BY e.seq")
+                cols = [d[0] for d in cur.description]
+                rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        key = self._load_key(create=False)
+        return _walk(rows, key, self)
+
+
+def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return {"audit_entry", "audit_child"} <= names
+
+
+def empty_frame() -> pl.DataFrame:
+    types = {"int": pl.Int64, "str": pl.String, "ts": pl.Datetime("us"), "strlist": pl.List(pl.String),
+             "json": pl.String}
+    schema = {n: types[k] for n, k in KINDS.items()}
+    schema.update({"child_ids": pl.List(pl.String), "prev_hash": pl.String, "hash": pl.String, "seal": pl.String})
+    return pl.DataFrame(schema=schema)
+
+
+def _content_hash_as(row: dict[str, Any], seq: int) -> str:
+    return hash_content(dict(row, seq=seq), list(row["child_ids"] or []), row["prev_hash"])
+
+
+def _walk(rows: list[dict[str, Any]], key: bytes | None, trail: AuditTrail) -> VerifyResult:
+    n = len(rows)
+
+    def bad(seq: int | None, kind: str, problem: str) -> VerifyResult:
+        return VerifyResult(entries=n, ok=False, problem=problem, first_bad_seq=seq, kind=kind)
+
+    def original_seq(row: dict[str, Any]) -> int | None:
+        """If the entry is intact but renumbered, the number it was written with (searched nearby)."""
+        for s in range(max(1, row["seq"] - 50), row["seq"] + 51):
+            if s != row["seq"] and _content_hash_as(row, s) == row["hash"]:
+                return s
+        return None
+
+    if key is not None and rows and not hmac.compare_digest(AuditTrail._mac(key, rows[0]["hash"]),
+                                                            str(rows[0]["seal"])):
+        try:
+            trail._read_head(key)
+        except AuditError:
+            # neither the first seal nor the head matches: far likelier a wrong key than two forgeries
+            return bad(None, "key", f"the key ({KEY_ENV} or {trail.key_path}) is not this trail's key: neither "
+                                    "its head nor its seals match")
+    prev_hash, expected = GENESIS, 1
+    for i, row in enumerate(rows):
+        seq = int(row["seq"])
+        if seq > expected:
+            return bad(expected, "deleted", f"entry {expected} is missing (deleted): the chain jumps from entry "
+                                            f"{expected - 1} to entry {seq}")
+        if seq < expected:  # cannot happen with the primary key, unless the table was rebuilt without it
+            return bad(seq, "inserted", f"entry {seq} appears twice (an entry was inserted)")
+        if hash_content(row, list(row["child_ids"] or []), row["prev_hash"]) != row["hash"]:
+            orig = original_seq(row)
+            if orig is None and i + 1 < n and original_seq(rows[i + 1]) == seq:
+                return bad(seq, "inserted", f"entry {seq} was inserted: entry {seq + 1} is the original entry {seq}")
+            if orig is None:
+                return bad(seq, "edited", f"entry {seq} was edited: its contents no longer match its hash")
+            if orig < seq and row["prev_hash"] == (rows[i - 2]["hash"] if i >= 2 else GENESIS):
+                return bad(seq - 1, "inserted", f"entry {seq - 1} was inserted: entry {seq} is the original entry "
+                                                f"{orig}, which followed entry {seq - 2}")
+            if orig > seq and i + 1 < n and original_seq(rows[i + 1]) == seq:
+                return bad(seq, "reordered", f"entries {seq} and {seq + 1} were swapped (reordered): the entry "
+                                             f"numbered {seq} was written as entry {orig}")
+            if orig > seq:
+                return bad(seq, "deleted", f"entry {seq} was deleted and the later entries renumbered: the entry "
+                                           f"numbered {seq} was written as entry {orig}")
+            return bad(seq, "reordered", f"entry {seq} was moved: it was written as entry {orig}")
+        if row["prev_hash"] != prev_hash:
+            return bad(seq - 1 if seq > 1 else seq, "inserted",
+                       f"entry {seq - 1} was replaced or inserted: entry {seq} was chained to a different entry "
+                       f"{seq - 1}")
+        if key is not None and not hmac.compare_digest(AuditTrail._mac(key, row["hash"]), str(row["seal"])):
+            if i + 1 < n and original_seq(rows[i + 1]) == seq:
+                return bad(seq, "inserted", f"entry {seq} was inserted (it lacks the trail's seal, and entry "
+                                            f"{seq + 1} is the original entry {seq})")
+            return bad(seq, "forged", f"entry {seq} carries a valid hash but not the trail's seal: it was written "
+                                      "or rewritten outside the trail (by someone without the key)")
+        prev_hash, expected = row["hash"], seq + 1
+
+    notes = []
+    if not rows and key is None and not trail.head_path.exists():
+        return VerifyResult(entries=0, ok=True)  # created but never written to
+    if key is None:
+        notes.append(f"no key ({KEY_ENV} or {trail.key_path}): seals and the head were not checked")
+        return VerifyResult(entries=n, ok=False, problem=notes[0], kind="head", notes=notes)
+    try:
+        head = trail._read_head(key)
+    except AuditError as exc:
+        return bad(None, "head", str(exc))
+    last = (n and int(rows[-1]["seq"])) or 0
+    last_hash = rows[-1]["hash"] if rows else GENESIS
+    if head is None:
+        if n:
+            return bad(None, "head", f"the head file {trail.head_path} is missing: the newest entries cannot be "
+                                     "checked for truncation")
+        return VerifyResult(entries=0, ok=True)
+    if (last, last_hash) == (head.seq, head.hash) or (last, last_hash) == head.pending:
+        return VerifyResult(entries=n, ok=True, notes=notes)
+    if last < head.seq:
+        return bad(last + 1, "truncated", f"the newest entries were removed (truncated): the trail ends at entry "
+                                          f"{last} but its head records entry {head.seq}")
+    if last > head.seq:
+        return bad(head.seq + 1, "appended", f"entry {head.seq + 1} onwards are not covered by the head: "
+                                             "added outside the trail")
+    return bad(last, "edited", f"entry {last} differs from the one recorded in the head")

@@ -1,0 +1,164 @@
+"""Data-quality bookkeeping and the column-level cleaning rules shared by every loader.
+
+Each rule has an id (the `rule` column of data_quality, documented in docs/cleaning-rules.md). Column rules
+run vectorised over Polars frames of text columns; record rules live in the loaders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboard.warehouse.codes import SEX_MAP, codes
+
+DQ_SCHEMA = {
+    "file": pl.Utf8, "row_number": pl.Int64, "record": pl.Utf8, "field": pl.Utf8, "rule": pl.Utf8,
+    "value": pl.Utf8, "action": pl.Utf8, "message": pl.Utf8,
+}
+
+#: leading characters a spreadsheet treats as a formula (CSV injection); tab and CR are used to smuggle them
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BuildError(Exception):
+    """A file that cannot be read at all: the build stops and the previous warehouse stays as it was."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+
+
+class DQ:
+    """Collects data-quality rows (as small Polars frames, so vectorised rules never loop in Python)."""
+
+    def __init__(self) -> None:
+        self.frames: list[pl.DataFrame] = []
+        self.rows: list[tuple] = []
+
+    def add(self, file: str, row: int | None, record: str, field: str | None, rule: str, value: object,
+            action: str, message: str) -> None:
+        self.rows.append((file, row, record, field, rule, None if value is None else str(value), action, message))
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.frames.append(frame.select(list(DQ_SCHEMA)).cast(DQ_SCHEMA))
+
+    def frame(self) -> pl.DataFrame:
+        parts = [pl.DataFrame(self.rows, schema=DQ_SCHEMA, orient="row")] + self.frames
+        out = pl.concat(parts, how="vertical")
+        return out.unique(maintain_order=True).sort(
+            ["file", "row_number", "record", "field", "rule", "value"], nulls_last=True)
+
+
+@dataclass(frozen=True)
+class Col:
+    """How one source column becomes one warehouse column.
+
+    kind: id | text | code | date | int | bool | sex | partial_date
+    codeset: code_lookup set a code must belong to (unknown codes are kept and reported)
+    required: a row without a usable value is dropped (rule missing_required)
+    """
+
+    src: str
+    dst: str
+    kind: str = "text"
+    codeset: str | None = None
+    required: bool = False
+
+
+def _dq(df: pl.DataFrame, mask: pl.Expr, record: str, field: str, rule: str, action: str,
+        message: pl.Expr) -> pl.DataFrame:
+    return df.filter(mask).select(
+        pl.col("_file").alias("file"), pl.col("_row").cast(pl.Int64).alias("row_number"),
+        pl.lit(record).alias("record"), pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
+        pl.col(field).alias("value"), pl.lit(action).alias("action"), message.alias("message"))
+
+
+def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    parsed = [expr.str.strptime(pl.Date, f, strict=False) for f in formats]
+    return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+
+def clean_columns(df: pl.DataFrame, record: str, cols: list[Col], dq: DQ,
+                  date_formats: tuple[str, ...] = ("%d/%m/%Y",)) -> pl.DataFrame:
+    """Apply the column rules; returns a frame of the dst columns plus the bookkeeping columns (names with _).
+
+    df holds text columns named by Col.src (absent columns are treated as blank) and the bookkeeping columns.
+    """
+    # rule blank_is_null: trimmed empty strings are missing values
+    present = set(df.columns)
+    df = df.with_columns([
+        (pl.col(c.src).cast(pl.Utf8).str.strip_chars().replace("", None) if c.src in present
+         else pl.lit(None, pl.Utf8)).alias(c.src)
+        for c in {c.src: c for c in cols}.values()
+    ])
+    fmt_text = " or ".join(f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "YYYY") for f in date_formats)
+    out_exprs: list[pl.Expr] = []
+    drop_mask = pl.lit(False)
+    for c in cols:
+        v = pl.col(c.src)
+        if c.kind in ("id", "text", "code", "partial_date"):
+            # rule formula_prefix: kept as text (exports must neutralise it); reported so a person can look
+            dq.add_frame(_dq(df, v.str.starts_with("=") | v.str.starts_with("+") | v.str.starts_with("-")
+                             | v.str.starts_with("@") | v.str.starts_with("\t") | v.str.starts_with("\r"),
+                             record, c.src, "formula_prefix", "kept",
+                             pl.format("{} starts with a spreadsheet formula character; stored as text", pl.lit(c.src))))
+        if c.kind == "code":
+            known = sorted(codes(c.codeset)) if c.codeset else None
+            # codes are stored in the case their code list uses (returns: upper; local phases: lower)
+            lower = bool(known) and all(k == k.lower() for k in known)
+            v = v.str.to_lowercase() if lower else v.str.to_uppercase()
+            df = df.with_columns(v.alias(c.src))
+            if known is not None:
+                dq.add_frame(_dq(df, v.is_not_null() & ~v.is_in(known), record, c.src, "unknown_code", "kept",
+                                 pl.format("{} '{}' is not a known {} code", pl.lit(c.src), v, pl.lit(c.codeset))))
+            out = v
+        elif c.kind == "sex":
+            mapped = v.str.to_uppercase().replace_strict(SEX_MAP, default=None, return_dtype=pl.Utf8)
+            dq.add_frame(_dq(df, v.is_not_null() & mapped.is_null(), record, c.src, "unknown_code", "set_null",
+                             pl.format("{} '{}' is not a sex code (1/2, M/F/U, 0/9)", pl.lit(c.src), v)))
+            out = mapped
+        elif c.kind == "date":
+            parsed = parse_date(v, date_formats)
+            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "bad_date",
+                             "dropped" if c.required else "set_null",
+                             pl.format("{} '{}' is not a valid {} date", pl.lit(c.src), v, pl.lit(fmt_text))))
+            out = parsed
+        elif c.kind == "int":
+            parsed = v.cast(pl.Int64, strict=False)
+            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "bad_number",
+                             "dropped" if c.required else "set_null",
+                             pl.format("{} '{}' is not a whole number", pl.lit(c.src), v)))
+            out = parsed
+        elif c.kind == "bool":
+            low = v.str.to_lowercase()
+            parsed = low.replace_strict({"1": True, "0": False, "true": True, "false": False, "y": True,
+                                         "n": False}, default=None, return_dtype=pl.Boolean)
+            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "unknown_code", "set_null",
+                             pl.format("{} '{}' is not 0/1 or true/false", pl.lit(c.src), v)))
+            out = parsed
+        else:
+            out = v
+        out_exprs.append(out.alias(c.dst))
+        if c.required:
+            missing = v.is_null()
+            dq.add_frame(_dq(df, missing, record, c.src, "missing_required", "dropped",
+                             pl.format("required field {} is blank; record dropped", pl.lit(c.src))))
+            drop_mask = drop_mask | out.is_null()
+    keep = [c for c in df.columns if c.startswith("_")]  # bookkeeping: _file, _row, _year, _order, ...
+    return df.select([*out_exprs, *[pl.col(k) for k in keep], (~drop_mask).alias("_keep")]).filter("_keep").drop("_keep")
+
+
+def report_end_before_start(df: pl.DataFrame, record: str, start: str, end: str, start_src: str, end_src: str,
+                            dq: DQ) -> pl.DataFrame:
+    """Rule end_before_start: a record that ends before it starts is dropped (both dates can't be trusted)."""
+    bad = pl.col(end).is_not_null() & pl.col(start).is_not_null() & (pl.col(end) < pl.col(start))
+    dq.add_frame(df.filter(bad).select(
+        pl.col("_file").alias("file"), pl.col("_row").cast(pl.Int64).alias("row_number"), pl.lit(record).alias("record"),
+        pl.lit(end_src).alias("field"), pl.lit("end_before_start").alias("rule"),
+        pl.col(end).cast(pl.Utf8).alias("value"), pl.lit("dropped").alias("action"),
+        pl.format("{} {} is before {} {}; record dropped", pl.lit(end_src), pl.col(end), pl.lit(start_src),
+                  pl.col(start)).alias("message")))
+    return df.filter(~bad)

@@ -1,0 +1,286 @@
+-- SQL macros shared by the measures (queries/*.sql). Created by db.create_schema after schema.sql and the
+-- bank-holiday calendar. Table names inside macro bodies are unqualified on purpose: DuckDB binds them with the
+-- CALLER's search path, so under `SET search_path = 'planning,main'` a macro reads the planning views (objectors
+-- left out) exactly as the query that calls it does. Never qualify a child table with `main.` here: that would
+-- let objectors' children back into planning answers.
+-- Conventions: see docs/measures.md. Labels produced here are the dimension values the pages and the gate see.
+
+-- ---------------------------------------------------------------- census year
+-- Census year y runs from 1 April y-1 to 31 March y (both inclusive).
+CREATE OR REPLACE MACRO census_start(y) AS make_date(CAST(y AS INTEGER) - 1, 4, 1);
+CREATE OR REPLACE MACRO census_end(y) AS make_date(CAST(y AS INTEGER), 3, 31);
+-- "In the year": the date falls within the census year.
+CREATE OR REPLACE MACRO in_census_year(d, y) AS (d BETWEEN census_start(y) AND census_end(y));
+-- "Open at date d": started on or before d and not ended on or before d (domain.md section 2).
+CREATE OR REPLACE MACRO open_at(start_d, end_d, d) AS (start_d <= d AND (end_d IS NULL OR end_d > d));
+
+-- ---------------------------------------------------------------- ages
+-- Completed years at date d. A child born on 29 February has a birthday on 1 March in common years
+-- (English law): month*100+day of 28 Feb (228) is below 229, so the birthday is not yet reached.
+CREATE OR REPLACE MACRO age_at(dob, d) AS
+    CASE WHEN dob IS NULL OR d IS NULL THEN NULL
+         ELSE year(d) - year(dob)
+              - CASE WHEN month(d) * 100 + day(d) < month(dob) * 100 + day(dob) THEN 1 ELSE 0 END
+    END;
+
+-- DfE age bands. 'Unborn' when the date of birth is after d (an unborn child has a future expected DOB);
+-- 'Not known' when there is no DOB at all.
+CREATE OR REPLACE MACRO age_band(dob, d) AS
+    CASE WHEN dob IS NULL THEN 'Not known'
+         WHEN dob > d THEN 'Unborn'
+         WHEN age_at(dob, d) < 1 THEN 'Under 1'
+         WHEN age_at(dob, d) < 5 THEN '1-4'
+         WHEN age_at(dob, d) < 10 THEN '5-9'
+         WHEN age_at(dob, d) < 16 THEN '10-15'
+         ELSE '16+'
+    END;
+
+-- A child with no DOB but an expected DOB after d is unborn at d; otherwise the age band of the DOB.
+CREATE OR REPLACE MACRO child_age_band(dob, expected_dob, d) AS
+    CASE WHEN dob IS NULL AND expected_dob IS NOT NULL AND expected_dob > d THEN 'Unborn'
+         ELSE age_band(dob, d)
+    END;
+
+-- ---------------------------------------------------------------- characteristics
+CREATE OR REPLACE MACRO sex_label(s) AS
+    CASE s WHEN 'M' THEN 'Male' WHEN 'F' THEN 'Female' ELSE 'Not known' END;
+
+CREATE OR REPLACE MACRO ethnicity_label(g) AS
+    CASE WHEN g IN ('White', 'Mixed', 'Asian', 'Black', 'Other') THEN g ELSE 'Not known' END;
+
+-- Ethnicity group from a 903/CIN ethnicity code, for rows that lack child.ethnicity_group.
+CREATE OR REPLACE MACRO ethnicity_group_of(code) AS
+    CASE WHEN code IN ('WBRI', 'WIRI', 'WIRT', 'WOTH', 'WROM') THEN 'White'
+         WHEN code IN ('MWBC', 'MWBA', 'MWAS', 'MOTH') THEN 'Mixed'
+         WHEN code IN ('AIND', 'APKN', 'ABAN', 'AOTH', 'CHNE') THEN 'Asian'
+         WHEN code IN ('BCRB', 'BAFR', 'BOTH') THEN 'Black'
+         WHEN code IN ('OOTH') THEN 'Other'
+         ELSE 'Not known'
+    END;
+
+CREATE OR REPLACE MACRO disability_label(b) AS
+    CASE WHEN b IS NULL THEN 'Not known' WHEN b THEN 'Disabled' ELSE 'Not disabled' END;
+
+-- ---------------------------------------------------------------- working days
+-- Weekdays from Monday 1 January 1900 up to and including d (floor division keeps earlier dates right).
+CREATE OR REPLACE MACRO weekdays_through(d) AS
+    5 * ((d - DATE '1900-01-01') // 7)
+    + least(((d - DATE '1900-01-01') % 7 + 7) % 7 + 1, 5)
+    - CASE WHEN (d - DATE '1900-01-01') < 0 AND ((d - DATE '1900-01-01') % 7) <> 0 THEN 5 ELSE 0 END;
+
+-- Working days from s to e counting s itself as day 1 (the DfE validators' convention): the number of
+-- weekdays in [s, e] that are not England and Wales bank holidays. So an assessment started and authorised on
+-- the same working day takes 1 working day; Monday to the next Monday is 6; a span that is only a weekend is 0.
+-- NULL when either date is missing or e is before s (invalid spans are never counted as timely).
+CREATE OR REPLACE MACRO working_days(s, e) AS
+    CASE WHEN s IS NULL OR e IS NULL OR e < s THEN NULL
+         ELSE weekdays_through(e) - weekdays_through(s - 1)
+              - (SELECT count(*) FROM bank_holiday b
+                 WHERE b.holiday_date BETWEEN s AND e AND isodow(b.holiday_date) < 6)
+    END;
+
+-- DfE assessment duration bands. 'Same day' is decided by the dates (authorised on the start date), the other
+-- bands by working days (s counted as day 1), so a 2-working-day assessment is in '1-10 days'.
+CREATE OR REPLACE MACRO assessment_band(s, e, wd) AS
+    CASE WHEN wd IS NULL THEN 'Not known'
+         WHEN e = s THEN 'Same day'
+         WHEN wd <= 10 THEN '1-10 days'
+         WHEN wd <= 20 THEN '11-20 days'
+         WHEN wd <= 30 THEN '21-30 days'
+         WHEN wd <= 40 THEN '31-40 days'
+         WHEN wd <= 45 THEN '41-45 days'
+         WHEN wd <= 50 THEN '46-50 days'
+         WHEN wd <= 60 THEN '51-60 days'
+         ELSE '61+ days'
+    END;
+
+-- CP plan duration bands (DfE): each band includes its upper bound, the last band includes exactly 2 years.
+CREATE OR REPLACE MACRO cpp_duration_band(s, e) AS
+    CASE WHEN s IS NULL OR e IS NULL OR e < s THEN 'Not known'
+         WHEN e <= s + INTERVAL 3 MONTH THEN '3 months or less'
+         WHEN e <= s + INTERVAL 6 MONTH THEN 'Over 3 to 6 months'
+         WHEN e <= s + INTERVAL 12 MONTH THEN 'Over 6 months to 1 year'
+         WHEN e < s + INTERVAL 24 MONTH THEN 'Over 1 year to under 2 years'
+         ELSE '2 years or more'
+    END;
+
+-- ---------------------------------------------------------------- code labels (dimension values)
+CREATE OR REPLACE MACRO abuse_category_label(c) AS
+    CASE c WHEN 'NEG' THEN 'Neglect' WHEN 'PHY' THEN 'Physical abuse' WHEN 'SAB' THEN 'Sexual abuse'
+           WHEN 'EMO' THEN 'Emotional abuse' WHEN 'MUL' THEN 'Multiple' ELSE 'Not known' END;
+
+CREATE OR REPLACE MACRO primary_need_label(c) AS
+    CASE c WHEN 'N1' THEN 'N1 Abuse or neglect' WHEN 'N2' THEN 'N2 Child''s disability or illness'
+           WHEN 'N3' THEN 'N3 Parental disability or illness' WHEN 'N4' THEN 'N4 Family in acute stress'
+           WHEN 'N5' THEN 'N5 Family dysfunction' WHEN 'N6' THEN 'N6 Socially unacceptable behaviour'
+           WHEN 'N7' THEN 'N7 Low income' WHEN 'N8' THEN 'N8 Absent parenting'
+           WHEN 'N9' THEN 'N9 Cases other than children in need' ELSE 'Not known' END;
+
+CREATE OR REPLACE MACRO referral_source_group(c) AS
+    CASE WHEN c IN ('1A', '1B', '1C', '1D') THEN 'Individual'
+         WHEN c IN ('2A', '2B') THEN 'Schools and education'
+         WHEN c IN ('3A', '3B', '3C', '3D', '3E', '3F') THEN 'Health services'
+         WHEN c = '4' THEN 'Housing'
+         WHEN c IN ('5A', '5B', '5C', '5D') THEN 'Local authority services'
+         WHEN c = '6' THEN 'Police'
+         WHEN c = '7' THEN 'Other legal agency'
+         WHEN c = '8' THEN 'Other'
+         WHEN c = '9' THEN 'Anonymous'
+         ELSE 'Not known'
+    END;
+
+-- 903 legal status, grouped as the DfE's looked-after tables do.
+CREATE OR REPLACE MACRO legal_status_group(ls) AS
+    CASE WHEN ls = 'C1' THEN 'Interim care order'
+         WHEN ls = 'C2' THEN 'Full care order'
+         WHEN ls IN ('D1', 'E1') THEN 'Placement order granted'
+         WHEN ls = 'V2' THEN 'Voluntary agreement (s20)'
+         WHEN ls IN ('V3', 'V4') THEN 'Short breaks (V3/V4)'
+         WHEN ls IN ('L1', 'L2', 'L3') THEN 'Emergency or police protection'
+         WHEN ls IN ('J1', 'J2', 'J3') THEN 'Youth justice'
+         ELSE 'Not known'
+    END;
+
+-- 903 placement type, grouped. T0-T4 (temporary placements) keep their own group.
+CREATE OR REPLACE MACRO placement_group(p) AS
+    CASE WHEN p IN ('U1', 'U2', 'U3', 'U4', 'U5', 'U6') THEN 'Foster placement'
+         WHEN p IN ('A3', 'A4', 'A5', 'A6') THEN 'Placed for adoption'
+         WHEN p = 'P1' THEN 'Placed with parents'
+         WHEN p IN ('K1', 'K2', 'K3') THEN 'Secure unit or children''s home'
+         WHEN p IN ('H5', 'P2', 'P3') THEN 'Independent or semi-independent living'
+         WHEN p IN ('R1', 'R2', 'R3', 'R5', 'S1') THEN 'Other residential setting'
+         WHEN p IN ('T0', 'T1', 'T2', 'T3', 'T4') THEN 'Temporary placement'
+         WHEN p IN ('Z1', 'Z11', 'Z12', 'Z13', 'Z14') THEN 'Other placement'
+         ELSE 'Not known'
+    END;
+
+CREATE OR REPLACE MACRO is_temporary_place(p) AS coalesce(p IN ('T0', 'T1', 'T2', 'T3', 'T4'), FALSE);
+CREATE OR REPLACE MACRO is_short_break(ls) AS coalesce(ls IN ('V3', 'V4'), FALSE);
+
+-- Reason a period of care ended (903 REC), grouped.
+CREATE OR REPLACE MACRO reason_ceased_group(rec) AS
+    CASE WHEN rec IN ('E11', 'E12') THEN 'Adopted'
+         WHEN rec = 'E2' THEN 'Died'
+         WHEN rec = 'E3' THEN 'Care taken over by another authority'
+         WHEN rec IN ('E13', 'E4A', 'E4B') THEN 'Returned home'
+         WHEN rec IN ('E41', 'E43', 'E44', 'E45', 'E46', 'E47', 'E48') THEN 'Residence or child arrangements order'
+         WHEN rec IN ('E5', 'E6', 'E7') THEN 'Moved to independent living or adult care'
+         WHEN rec = 'E9' THEN 'Sentenced to custody'
+         WHEN rec = 'E14' THEN 'Accommodation on remand ended'
+         WHEN rec = 'E15' THEN 'Age assessment: aged 18 or over'
+         WHEN rec = 'E16' THEN 'Child moved abroad'
+         WHEN rec = 'E17' THEN 'Aged 18 and remained with foster carers'
+         WHEN rec = 'E8' THEN 'Other reason'
+         ELSE 'Not known'
+    END;
+
+-- ---------------------------------------------------------------- allocation
+-- Team (team_id) allocated to the child at date d: the allocation open at d (open_at rule); if several
+-- overlap, the one that started last, then the highest team_id (alloc_rank). 'Unallocated' when none.
+-- Event measures join `allocation` with the same rule (set-based, for speed); team_on(d) serves stock measures.
+CREATE OR REPLACE MACRO alloc_rank(start_d, team_id) AS {'start': start_d, 'team': team_id};
+
+CREATE OR REPLACE MACRO team_at(c, d) AS coalesce(
+    (SELECT arg_max(a.team_id, alloc_rank(a.start_date, a.team_id))
+     FROM allocation a WHERE a.child_id = c AND open_at(a.start_date, a.end_date, d)),
+    'Unallocated');
+
+CREATE OR REPLACE MACRO worker_at(c, d) AS
+    (SELECT arg_max(a.worker_id, {'start': a.start_date, 'team': a.team_id, 'worker': a.worker_id})
+     FROM allocation a WHERE a.child_id = c AND open_at(a.start_date, a.end_date, d));
+
+-- Every child's allocation open at one date d, one row per child (same rule as team_at).
+-- Join it: LEFT JOIN team_on(d) t USING (child_id), then coalesce(t.team, 'Unallocated').
+CREATE OR REPLACE MACRO team_on(d) AS TABLE
+    SELECT a.child_id,
+           arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team,
+           arg_max(a.worker_id, {'start': a.start_date, 'team': a.team_id, 'worker': a.worker_id}) AS worker
+    FROM allocation a
+    WHERE open_at(a.start_date, a.end_date, d)
+    GROUP BY a.child_id;
+
+-- ---------------------------------------------------------------- periods of care (903)
+-- Episodes stitched into periods of care by the SQL itself (not trusting episode.period_id), so that every
+-- duration measure uses one written-down rule (docs/measures.md, "Periods of care"):
+--   * episodes of a child are ordered by DECOM, then DEC (open last), then episode_id; exact duplicates
+--     (same child, DECOM, DEC, LS, PLACE, RNE) count once;
+--   * an episode continues the period of the one before it when that one ended with REC = X1 (whatever gap
+--     or overlap there is between them) or has no end date at all (an open episode overlapped by a newer one:
+--     the newer one supersedes it); any other REC ends the period, even if the next episode starts that day.
+-- Columns: every episode column plus seq (order in child's history), period_no, period_start, period_end
+-- (DEC of the last episode when it has a REC other than X1, else NULL = still looked after), prev_* (the
+-- previous episode in the same period, for placement-change rules).
+CREATE OR REPLACE MACRO episodes_stitched() AS TABLE
+    WITH e AS (
+        SELECT * FROM (
+            SELECT ep.*, row_number() OVER (PARTITION BY child_id, decom, dec, ls, place, rne
+                                            ORDER BY episode_id) AS dup
+            FROM episode ep)
+        WHERE dup = 1
+    ), o AS (
+        SELECT e.*,
+               row_number() OVER w AS seq,
+               lag(rec) OVER w AS prev_rec,
+               lag(dec) OVER w AS prev_dec,
+               lag(episode_id) OVER w AS prev_episode_id
+        FROM e
+        WINDOW w AS (PARTITION BY child_id ORDER BY decom, dec NULLS LAST, episode_id)
+    ), b AS (
+        SELECT o.*,
+               CASE WHEN seq = 1 THEN 1
+                    WHEN prev_rec = 'X1' OR prev_dec IS NULL OR prev_rec IS NULL THEN 0
+                    ELSE 1 END AS new_period
+        FROM o
+    ), p AS (
+        SELECT b.*, sum(new_period) OVER (PARTITION BY child_id ORDER BY seq) AS period_no FROM b
+    )
+    SELECT p.*,
+           min(decom) OVER pw AS period_start,
+           CASE WHEN last_value(rec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa <> 'X1'
+                     AND last_value(dec) OVER pwa IS NOT NULL
+                THEN last_value(dec) OVER pwa END AS period_end,
+           bool_and(is_short_break(ls)) OVER pw AS period_short_breaks_only
+    FROM p
+    WINDOW pw AS (PARTITION BY child_id, period_no),
+           pwa AS (PARTITION BY child_id, period_no ORDER BY seq
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+
+-- Placement episodes for the stability measures: stitched episodes minus V3/V4 (short breaks), with flags
+-- (rules in docs/measures.md, "Placements"):
+--   is_temporary       PLACE is T0-T4 (a temporary placement). Never a new placement itself.
+--   is_return          the episode comes straight after a temporary placement and goes back to the placement
+--                      held before it (same PLACE, PLACE_PROVIDER, URN and PL_POST): not a new placement.
+--   is_new_placement   not temporary, not a return, RNE in S, P, B, T, U (L never: legal status only).
+--   is_carer_change    not temporary, not a return, RNE in S, P, B (T and U keep the carer).
+CREATE OR REPLACE MACRO placement_episodes() AS TABLE
+    WITH s AS (
+        SELECT st.*,
+               is_temporary_place(place) AS is_temporary,
+               concat_ws('|', coalesce(place, ''), coalesce(place_provider, ''), coalesce(urn, ''),
+                         coalesce(pl_post, '')) AS place_key
+        FROM episodes_stitched() st
+        WHERE NOT is_short_break(ls)
+    ), w AS (
+        SELECT s.*,
+               coalesce(lag(is_temporary) OVER pw, FALSE) AS after_temporary,
+               last_value(CASE WHEN NOT is_temporary THEN place_key END IGNORE NULLS) OVER (
+                   PARTITION BY child_id, period_no ORDER BY seq
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS held_before_key
+        FROM s
+        WINDOW pw AS (PARTITION BY child_id, period_no ORDER BY seq)
+    )
+    SELECT w.* EXCLUDE (held_before_key, after_temporary),
+           (NOT is_temporary AND after_temporary AND place_key = held_before_key) AS is_return,
+           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
+            AND coalesce(rne IN ('S', 'P', 'B', 'T', 'U'), FALSE)) AS is_new_placement,
+           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
+            AND coalesce(rne IN ('S', 'P', 'B'), FALSE)) AS is_carer_change
+    FROM w;
+
+-- Children looked after at date d, one row per child: the latest non-V3/V4 episode open at d (open_at rule).
+CREATE OR REPLACE MACRO cla_on(d) AS TABLE
+    SELECT * EXCLUDE (rn) FROM (
+        SELECT st.*, row_number() OVER (PARTITION BY child_id ORDER BY decom DESC, seq DESC) AS rn
+        FROM episodes_stitched() st
+        WHERE NOT is_short_break(ls) AND open_at(decom, dec, d))
+    WHERE rn = 1;

@@ -1,0 +1,194 @@
+"""Finding input files, decoding them, recognising what each one is, and reading CSV rows.
+
+A table is recognised by its header row (or XML root), never by its file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.warehouse.dq import DQ, BuildError
+
+#: SSDA903 CSV tables and their columns (domain.md section 1); keys are warehouse record names
+TABLES_903 = {
+    "header": ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"],
+    "episodes": ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
+                 "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN"],
+    "reviews": ["CHILD", "DOB", "REVIEW", "REVIEW_CODE"],
+    "uasc": ["CHILD", "SEX", "DOB", "DUC"],
+    "oc2": ["CHILD", "DOB", "SDQ_SCORE", "SDQ_REASON", "CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK",
+            "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE", "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"],
+    "oc3": ["CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"],
+    "ad1": ["CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR"],
+    "placed_adoption": ["CHILD", "DOB", "DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED"],
+    "prev_perm": ["CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"],
+    "missing": ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"],
+    "sw_episodes": ["CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON"],
+}
+
+#: local case-management extracts (docs/architecture.md)
+TABLES_LOCAL = {
+    "identifiers": ["child_id", "given_name", "family_name", "address", "postcode", "nhs_number", "upn"],
+    "allocations": ["child_id", "team_id", "worker_id", "start_date", "end_date"],
+    "objections": ["child_id", "recorded_date", "scope"],
+    "school_moves": ["child_id", "move_date", "from_urn", "to_urn", "from_phase", "to_phase"],
+    "teams": ["team_id", "team_name", "locality"],
+    "population": ["mid_year", "age", "sex", "population"],
+}
+
+DATA_SUFFIXES = {".csv", ".xml"}
+_YEAR_DIR = re.compile(r"^(19|20)\d\d$")
+
+
+def discover(sources: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(files to load, files skipped). Folders are walked recursively in sorted order and only *.csv / *.xml
+    are taken from them (schemas, YAML, README files are not returns); a file named explicitly is always tried."""
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for src in sources:
+        src = Path(src)
+        if src.is_dir():
+            for p in sorted(q for q in src.rglob("*") if q.is_file()):
+                (files if p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith(".") else skipped).append(p)
+        elif src.is_file():
+            files.append(src)
+        else:
+            raise BuildError(str(src), "no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, skipped
+
+
+def year_from_path(path: Path) -> int | None:
+    """The nearest folder named like a year (the year ending 31 March), e.g. ssda903/2024/episodes.csv."""
+    for part in reversed(path.parent.parts):
+        if _YEAR_DIR.match(part):
+            return int(part)
+    return None
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    name: str                      # path as given to build (stored in data_quality.file)
+    data: bytes
+    sha256: str
+    text: str | None = None        # decoded text for CSV files
+    kind: str = ""                 # 903_csv:<table>, 903_xml, cin_xml, local:<table>
+    header: list[str] = field(default_factory=list)
+    rows: int = 0
+    return_year: int | None = None
+
+
+def read_source(path: Path, dq: DQ) -> SourceFile:
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BuildError(name, f"cannot read file ({exc.strerror or exc})") from None
+    sf = SourceFile(path, name, data, hashlib.sha256(data).hexdigest())
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise BuildError(name, "empty file")
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") or head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
+        sf.kind = "xml"
+        return sf
+    sf.text = decode_text(name, data, dq)
+    first = sf.text.split("\n", 1)[0].strip("\r")
+    cells = [c.strip().strip('"').strip() for c in next(csv.reader([first]))]
+    sf.header = cells
+    up = [c.upper() for c in cells]
+    low = [c.lower() for c in cells]
+    for table, cols in TABLES_903.items():
+        if up == cols or (set(up) == set(cols) and len(up) == len(cols)):
+            sf.kind = f"903_csv:{table}"
+            return sf
+    for table, cols in TABLES_LOCAL.items():
+        if set(low) == set(cols) and len(low) == len(cols):
+            sf.kind = f"local:{table}"
+            return sf
+    # a superset of a known header: accept the best match, note the extra columns
+    best = None
+    for table, cols in [*TABLES_903.items(), *TABLES_LOCAL.items()]:
+        names = up if table in TABLES_903 else low
+        if set(cols) <= set(names) and (best is None or len(cols) > len(best[1])):
+            best = (table, cols)
+    if best is not None:
+        table, cols = best
+        extra = [c for c in cells if c.upper() not in cols and c.lower() not in cols]
+        dq.add(name, None, table, ",".join(extra), "extra_column", ",".join(extra), "ignored",
+               f"header has columns {', '.join(extra)} not in the {table} table; they were ignored")
+        sf.kind = f"903_csv:{table}" if table in TABLES_903 else f"local:{table}"
+        return sf
+    shown = ",".join(cells)[:120]
+    raise BuildError(name, f"no known header in row 1 ('{shown}'): not an SSDA903 table or a local extract")
+
+
+def decode_text(name: str, data: bytes, dq: DQ) -> str:
+    """UTF-8 (with or without BOM); otherwise Windows-1252 with a data-quality note; binary refused.
+
+    Why not refuse Latin-1 outright: case-management exports from Windows systems are commonly cp1252 and the
+    only non-ASCII text is in names and addresses; decoding them is safe, and the note tells a person to check.
+    """
+    if b"\x00" in data:
+        raise BuildError(name, "binary content (NUL bytes): not a text CSV file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise BuildError(name, f"undecodable bytes at offset {exc.start}: neither UTF-8 nor Windows-1252 text") from None
+        line = data[: exc.start].count(b"\n")
+        dq.add(name, line if line > 0 else None, "file", None, "encoding_cp1252", None, "kept",
+               f"file is not UTF-8 (first bad byte at offset {exc.start}); decoded as Windows-1252")
+    controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\r\n\t")
+    if controls:
+        raise BuildError(name, f"binary content ({controls} control characters): not a text CSV file")
+    return text
+
+
+def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: bool) -> pl.DataFrame:
+    """All cells as text, plus _file and _row (1-based data row, header excluded). Short rows are padded with
+    blanks (rule short_row), long rows cut (rule long_row), blank lines skipped."""
+    reader = csv.reader(io.StringIO(sf.text, newline=""))
+    header = next(reader)
+    names = [(h.strip().lstrip("\ufeff").strip().upper() if upper else h.strip().lstrip("\ufeff").strip().lower())
+             for h in header]
+    index = [names.index(c) for c in columns]
+    width = len(names)
+    out_rows: list[list[str]] = []
+    rownums: list[int] = []
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        n = reader.line_num - 1
+        if len(row) != width:
+            if len(row) < width:
+                dq.add(sf.name, n, record, names[len(row)], "short_row", len(row), "kept",
+                       f"row has {len(row)} of {width} fields; the missing fields ({', '.join(names[len(row):])}) "
+                       "are treated as blank")
+                row = row + [""] * (width - len(row))
+            else:
+                dq.add(sf.name, n, record, None, "long_row", len(row), "kept",
+                       f"row has {len(row)} fields, the header {width}; the extra fields were ignored")
+        out_rows.append([row[i] for i in index])
+        rownums.append(n)
+    sf.rows = len(out_rows)
+    if not out_rows:
+        dq.add(sf.name, None, record, None, "no_rows", None, "kept", "file has a header row but no data rows")
+    cols = list(zip(*out_rows, strict=True)) if out_rows else [()] * len(columns)
+    df = pl.DataFrame({c: pl.Series(c, list(v), dtype=pl.Utf8) for c, v in zip(columns, cols, strict=True)})
+    return df.with_columns(pl.lit(sf.name).alias("_file"), pl.Series("_row", rownums, dtype=pl.Int64))

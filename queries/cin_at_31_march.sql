@@ -1,0 +1,47 @@
+-- title: Children in need at 31 March
+-- definition: >
+--   Distinct children with a CIN episode open at 31 March of the census year: referral date on or before
+--   31 March and closure date empty or after 31 March. Referrals marked no further action (NFA) are left out;
+--   children still awaiting assessment count. Age band at 31 March; team allocated at 31 March.
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide (children in need at 31 March); DfE statistics
+--   "Children in need", methodology, children in need at 31 March.
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, disability, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: disability, kind: dimension, label: Disability}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children in need at 31 March}
+WITH ref AS (SELECT census_end($census_year) AS d),
+open_cin AS (
+    SELECT DISTINCT e.child_id
+    FROM cin_episode e, ref
+    WHERE NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, ref.d)
+),
+base AS (
+    SELECT o.child_id,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           disability_label(c.is_disabled) AS disability_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM open_cin o CROSS JOIN ref
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, disability_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,45 @@
+-- title: Children in need at 31 March by primary need
+-- definition: >
+--   Distinct children in need at 31 March (as in cin_at_31_march: referral on or before 31 March, not closed
+--   by it, NFA referrals left out), by the primary need code of their latest open episode (latest referral
+--   date, then highest episode id, when a child has more than one open episode).
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide, PrimaryNeedCode (N00101); DfE statistics
+--   "Children in need", table of children in need at 31 March by primary need.
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [primary_need, age_band, sex, team]
+-- columns:
+--   - {name: primary_need, kind: dimension, label: Primary need}
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children in need at 31 March}
+WITH ref AS (SELECT census_end($census_year) AS d),
+open_cin AS (
+    SELECT e.child_id, arg_max(e.primary_need, {'d': e.referral_date, 'id': e.cin_episode_id}) AS need
+    FROM cin_episode e, ref
+    WHERE NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, ref.d)
+    GROUP BY e.child_id
+),
+base AS (
+    SELECT o.child_id,
+           primary_need_label(o.need) AS need_v,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM open_cin o CROSS JOIN ref
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(need_v) = 1 THEN 'Total' ELSE need_v END AS primary_need,
+       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children
+FROM base
+GROUP BY CUBE (need_v, age_band_v, sex_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,43 @@
+-- title: Children looked after at 31 March
+-- definition: >
+--   Distinct children with a 903 episode open at 31 March (started on or before 31 March, not ended on or
+--   before it), leaving out episodes under legal status V3 or V4 (short breaks). Legal status and placement
+--   type of the open episode (if a child has two open episodes, the one that started last). Age band at
+--   31 March; team allocated at 31 March.
+-- source: >
+--   DfE, SSDA903 children looked after return 2024 to 2025 guide (DECOM, DEC, LS, PLACE); DfE
+--   statistics "Children looked after in England including adoptions", children looked after at 31 March.
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [legal_status, placement_type, age_band, sex, team]
+-- columns:
+--   - {name: legal_status, kind: dimension, label: Legal status}
+--   - {name: placement_type, kind: dimension, label: Placement type}
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children looked after at 31 March}
+WITH ref AS (SELECT census_end($census_year) AS d),
+base AS (
+    SELECT e.child_id,
+           legal_status_group(e.ls) AS ls_v,
+           placement_group(e.place) AS place_v,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM cla_on(census_end($census_year)) e CROSS JOIN ref
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(ls_v) = 1 THEN 'Total' ELSE ls_v END AS legal_status,
+       CASE WHEN GROUPING(place_v) = 1 THEN 'Total' ELSE place_v END AS placement_type,
+       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children
+FROM base
+GROUP BY CUBE (ls_v, place_v, age_band_v, sex_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,49 @@
+-- title: Children on a child protection plan at 31 March
+-- definition: >
+--   Distinct children with a child protection plan started on or before 31 March and not ended on or before
+--   31 March, by the latest category of abuse of that plan (if a child has two open plans, the one that
+--   started last, then the highest plan id). Age band at 31 March; team allocated at 31 March.
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide (CPPstartDate N00105, CPPendDate N00115,
+--   LatestCategoryOfAbuse N00114); DfE statistics "Children in need", children on a CP plan at 31 March.
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [latest_category, age_band, sex, ethnicity_group, team]
+-- columns:
+--   - {name: latest_category, kind: dimension, label: Latest category of abuse}
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children on a CP plan at 31 March}
+WITH ref AS (SELECT census_end($census_year) AS d),
+open_cpp AS (
+    SELECT p.child_id,
+           arg_max(p.latest_category, {'d': p.start_date, 'id': p.cp_plan_id}) AS cat
+    FROM cp_plan p, ref
+    WHERE open_at(p.start_date, p.end_date, ref.d)
+    GROUP BY p.child_id
+),
+base AS (
+    SELECT o.child_id,
+           abuse_category_label(o.cat) AS cat_v,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM open_cpp o CROSS JOIN ref
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(cat_v) = 1 THEN 'Total' ELSE cat_v END AS latest_category,
+       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children
+FROM base
+GROUP BY CUBE (cat_v, age_band_v, sex_v, ethnicity_v, team_v)
+ORDER BY ALL

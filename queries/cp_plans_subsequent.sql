@@ -1,0 +1,60 @@
+-- title: Second or subsequent child protection plans
+-- definition: >
+--   Children starting a child protection plan in the census year, and those among them who had an earlier
+--   plan: a plan they started in the year returns NumberOfPreviousCPP above 0, or the warehouse holds a plan
+--   of theirs that started before it (in any census year, including an earlier plan in the same year). Share
+--   of children starting a plan who had an earlier one. Age band at the first plan start in the year; team
+--   allocated on that date.
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide (NumberOfPreviousCPP N00106); DfE statistics
+--   "Children in need", CP plans starting that were second or subsequent plans. The DfE counts plans; this
+--   measure counts children, as domain.md asks.
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, disability, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at plan start}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: disability, kind: dimension, label: Disability}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children starting a plan}
+--   - {name: subsequent, kind: count, label: Children with an earlier plan}
+--   - {name: pct_subsequent, kind: percentage, numerator: subsequent, denominator: children, label: "% second or subsequent"}
+WITH y AS (
+    SELECT child_id, start_date, previous_cpp FROM cp_plan WHERE in_census_year(start_date, $census_year)
+),
+earliest AS (
+    SELECT child_id, min(start_date) AS first_ever FROM cp_plan GROUP BY child_id
+),
+per_child AS (
+    SELECT y.child_id,
+           min(y.start_date) AS first_in_year,
+           bool_or(coalesce(y.previous_cpp, 0) > 0 OR e.first_ever < y.start_date) AS had_earlier
+    FROM y JOIN earliest e USING (child_id)
+    GROUP BY y.child_id
+),
+base AS (
+    SELECT p.child_id, p.had_earlier,
+           child_age_band(c.dob, c.expected_dob, p.first_in_year) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           disability_label(c.is_disabled) AS disability_v,
+           team_at(p.child_id, p.first_in_year) AS team_v
+    FROM per_child p
+    LEFT JOIN child c USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children,
+       count(*) FILTER (WHERE had_earlier) AS subsequent,
+       round(100.0 * count(*) FILTER (WHERE had_earlier) / count(*), 1) AS pct_subsequent
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, disability_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,59 @@
+-- title: Initial child protection conferences within 15 working days
+-- definition: >
+--   Initial child protection conferences (ICPCs) held in the census year, the number held within 15 working
+--   days of the start of the section 47 enquiry (the strategy discussion), and the share. Working days leave
+--   out weekends and England and Wales bank holidays and count the S47 start day as day 1. Section 47
+--   enquiries marked ICPCnotRequired leave the denominator. An ICPC dated before its S47 start is counted
+--   but never as timely. Duplicate rows (same child, S47 start and ICPC date) count once.
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide (S47ActualStartDate N00148, DateOfInitialCPC N00110,
+--   ICPCnotRequired N00111); Working together to safeguard children 2023 (ICPC within 15 working days).
+-- unit: count of conferences
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, disability, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at conference}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: disability, kind: dimension, label: Disability}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: icpcs, kind: count, label: ICPCs held}
+--   - {name: within_15, kind: count, label: Within 15 working days}
+--   - {name: pct_within_15, kind: percentage, numerator: within_15, denominator: icpcs, label: "% within 15 working days"}
+WITH s AS (
+    SELECT DISTINCT child_id, start_date, icpc_date
+    FROM section47
+    WHERE NOT icpc_not_required AND in_census_year(icpc_date, $census_year)
+),
+w AS (
+    SELECT s.*, working_days(start_date, icpc_date) AS wd FROM s
+),
+st AS (
+    SELECT w.child_id, w.start_date, w.icpc_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM w JOIN allocation a ON a.child_id = w.child_id AND open_at(a.start_date, a.end_date, w.icpc_date)
+    GROUP BY ALL
+),
+base AS (
+    SELECT w.child_id, w.wd,
+           child_age_band(c.dob, c.expected_dob, w.icpc_date) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           disability_label(c.is_disabled) AS disability_v,
+           coalesce(st.team, 'Unallocated') AS team_v
+    FROM w
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN st USING (child_id, start_date, icpc_date)
+)
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS icpcs,
+       count(*) FILTER (WHERE wd <= 15) AS within_15,
+       round(100.0 * count(*) FILTER (WHERE wd <= 15) / count(*), 1) AS pct_within_15
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, disability_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,81 @@
+-- title: Flows between interventions
+-- definition: >
+--   What followed the referrals made in the census year, as links between stages for a Sankey diagram: each
+--   row is a link (source stage -> target stage) with the distinct children whose referral (CIN episode) took
+--   it. Referral -> No further action (referral marked NFA) / Assessment / Section 47 (no assessment recorded) /
+--   Awaiting or no assessment; Assessment -> Section 47 / CIN plan (no S47) / No further action (no S47 and no
+--   plan); Section 47 -> CP plan / CIN plan (no CP plan) / No further action (neither); CP plan or CIN plan
+--   -> Looked after (the child started to be looked after, RNE S, V3/V4 left out, between the referral and
+--   31 March). Stages belong to the same CIN episode, whenever in or after the year they happened. Rows with
+--   source and target both not 'Total' are the links; the margins count distinct children leaving a stage
+--   (target Total) or entering one (source Total); Total/Total is the children referred in the year.
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide (CIN episode modules: referral, assessment, S47,
+--   CIN plan, CP plan); SSDA903 2024 to 2025 guide (RNE S).
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [source, target, team]
+-- columns:
+--   - {name: source, kind: dimension, label: From}
+--   - {name: target, kind: dimension, label: To}
+--   - {name: team, kind: dimension, label: Team at referral}
+--   - {name: children, kind: count, label: Children}
+WITH r AS (
+    SELECT cin_episode_id, child_id, referral_date, referral_nfa
+    FROM cin_episode WHERE in_census_year(referral_date, $census_year)
+),
+f AS (
+    SELECT r.*,
+           r.cin_episode_id IN (SELECT cin_episode_id FROM assessment) AS has_asmt,
+           r.cin_episode_id IN (SELECT cin_episode_id FROM section47) AS has_s47,
+           r.cin_episode_id IN (SELECT cin_episode_id FROM cin_plan) AS has_cinp,
+           r.cin_episode_id IN (SELECT cin_episode_id FROM cp_plan) AS has_cpp
+    FROM r
+),
+lac AS (
+    SELECT DISTINCT r.cin_episode_id
+    FROM r JOIN episode e ON e.child_id = r.child_id AND e.rne = 'S' AND NOT is_short_break(e.ls)
+                          AND e.decom BETWEEN r.referral_date AND census_end($census_year)
+),
+rt AS (
+    SELECT r.cin_episode_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
+    GROUP BY r.cin_episode_id
+),
+links AS (
+    SELECT f.child_id, f.cin_episode_id, l.source, l.target
+    FROM f
+    CROSS JOIN LATERAL (
+        SELECT 'Referral' AS source, CASE
+            WHEN f.referral_nfa THEN 'No further action'
+            WHEN f.has_asmt THEN 'Assessment'
+            WHEN f.has_s47 THEN 'Section 47'
+            ELSE 'Awaiting or no assessment' END AS target
+        UNION ALL
+        SELECT 'Assessment', CASE WHEN f.has_s47 THEN 'Section 47' WHEN f.has_cinp THEN 'CIN plan'
+                                  WHEN f.has_cpp THEN 'CP plan' ELSE 'No further action' END
+        WHERE f.has_asmt AND NOT f.referral_nfa
+        UNION ALL
+        SELECT 'Section 47', CASE WHEN f.has_cpp THEN 'CP plan' WHEN f.has_cinp THEN 'CIN plan'
+                                  ELSE 'No further action' END
+        WHERE f.has_s47 AND NOT f.referral_nfa
+        UNION ALL
+        SELECT CASE WHEN f.has_cpp THEN 'CP plan' ELSE 'CIN plan' END, 'Looked after'
+        WHERE (f.has_cpp OR f.has_cinp) AND NOT f.referral_nfa
+              AND f.cin_episode_id IN (SELECT cin_episode_id FROM lac)
+    ) l
+),
+base AS (
+    SELECT links.child_id, links.source AS source_v, links.target AS target_v,
+           coalesce(rt.team, 'Unallocated') AS team_v
+    FROM links LEFT JOIN rt USING (cin_episode_id)
+)
+SELECT CASE WHEN GROUPING(source_v) = 1 THEN 'Total' ELSE source_v END AS source,
+       CASE WHEN GROUPING(target_v) = 1 THEN 'Total' ELSE target_v END AS target,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(DISTINCT child_id) AS children
+FROM base
+GROUP BY CUBE (source_v, target_v, team_v)
+ORDER BY ALL

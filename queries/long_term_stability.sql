@@ -1,0 +1,66 @@
+-- title: Long-term placement stability
+-- definition: >
+--   Children looked after at 31 March (V3/V4 left out), under 16 at 31 March, who had been looked after
+--   continuously for 2.5 years or more (their period of care, X1 episodes chained, started on or before the
+--   date 30 months before 31 March), and how many of them had lived with the same carer for 2 years or more.
+--   The current carer's start is found by walking back from the episode open at 31 March through episodes
+--   with reason for new episode L, T or U (which keep the carer) to the last episode with S, P or B; a
+--   temporary placement (T0-T4) and the return from it to the same placement do not change the carer.
+-- source: >
+--   DfE statistics "Children looked after in England including adoptions", long-term placement
+--   stability (under 16s looked after for 2.5 years or more, in the same placement for 2 years). The DfE also
+--   counts a child placed for adoption whose adoptive and previous placement together last 2 years: not done
+--   here (see docs/measures.md).
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, placement_type, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: placement_type, kind: dimension, label: Placement at 31 March}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Under 16s looked after 2.5 years or more}
+--   - {name: same_carer_2y, kind: count, label: With the same carer for 2 years or more}
+--   - {name: pct_same_carer_2y, kind: percentage, numerator: same_carer_2y, denominator: children, label: "% same carer 2+ years"}
+WITH ref AS (SELECT census_end($census_year) AS d),
+cla AS (
+    SELECT e.child_id, e.period_no, e.period_start, e.seq, e.place
+    FROM cla_on(census_end($census_year)) e
+    LEFT JOIN child c USING (child_id), ref
+    WHERE age_at(c.dob, ref.d) < 16
+      AND e.period_start <= ref.d - INTERVAL 30 MONTH
+),
+carer AS (
+    SELECT cla.child_id, max(pe.decom) AS carer_start
+    FROM cla JOIN placement_episodes() pe
+      ON pe.child_id = cla.child_id AND pe.period_no = cla.period_no AND pe.seq <= cla.seq AND pe.is_carer_change
+    GROUP BY cla.child_id
+),
+base AS (
+    SELECT cla.child_id,
+           coalesce(k.carer_start, cla.period_start) <= ref.d - INTERVAL 24 MONTH AS stable,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           placement_group(cla.place) AS place_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM cla CROSS JOIN ref
+    LEFT JOIN carer k USING (child_id)
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(place_v) = 1 THEN 'Total' ELSE place_v END AS placement_type,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children,
+       count(*) FILTER (WHERE stable) AS same_carer_2y,
+       round(100.0 * count(*) FILTER (WHERE stable) / count(*), 1) AS pct_same_carer_2y
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, place_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,65 @@
+-- title: Children looked after with 3 or more placements in the year
+-- definition: >
+--   Children looked after at 31 March (V3/V4 short breaks left out) and how many had three or more placements
+--   during the census year. Placements in the year = 1 if the child was already looked after when the year
+--   began (an episode that started before 1 April and had not ended before it), plus each new placement that
+--   started in the year: an episode with reason for new episode S, P, B, T or U (never L, a legal status change
+--   only). Temporary placements (PLACE T0-T4) are not counted, and neither is the return from a temporary
+--   placement to the placement held before it (same PLACE, provider, URN and postcode). Age band at 31 March;
+--   team allocated at 31 March.
+-- source: >
+--   DfE statistics "Children looked after in England including adoptions", placement stability
+--   (children with 3 or more placements during the year); SSDA903 2024 to 2025 guide (RNE codes; temporary
+--   placements T0-T4).
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, placement_type, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: placement_type, kind: dimension, label: Placement at 31 March}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children looked after at 31 March}
+--   - {name: children_3plus, kind: count, label: With 3 or more placements}
+--   - {name: pct_3plus, kind: percentage, numerator: children_3plus, denominator: children, label: "% with 3+ placements"}
+WITH cla AS (
+    SELECT child_id, place FROM cla_on(census_end($census_year))
+),
+pe AS (
+    SELECT pe.* FROM placement_episodes() pe SEMI JOIN cla USING (child_id)
+),
+counts AS (
+    SELECT child_id,
+           (CASE WHEN bool_or(decom < census_start($census_year)
+                              AND (dec IS NULL OR dec >= census_start($census_year))) THEN 1 ELSE 0 END)
+           + count(*) FILTER (WHERE is_new_placement AND in_census_year(decom, $census_year)) AS placements
+    FROM pe
+    GROUP BY child_id
+),
+base AS (
+    SELECT cla.child_id, coalesce(k.placements, 0) AS placements,
+           child_age_band(c.dob, c.expected_dob, census_end($census_year)) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           placement_group(cla.place) AS place_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM cla
+    LEFT JOIN counts k USING (child_id)
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(place_v) = 1 THEN 'Total' ELSE place_v END AS placement_type,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children,
+       count(*) FILTER (WHERE placements >= 3) AS children_3plus,
+       round(100.0 * count(*) FILTER (WHERE placements >= 3) / count(*), 1) AS pct_3plus
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, place_v, team_v)
+ORDER BY ALL

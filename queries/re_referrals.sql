@@ -1,0 +1,65 @@
+-- title: Re-referrals within 12 months
+-- definition: >
+--   Referrals in the census year for a child who had a previous referral in the 12 months before it (referral
+--   date on or after the same calendar date a year earlier, and before this referral's date), as a share of
+--   all referrals in the year. The look-back reads every census year in the warehouse, so a referral in April
+--   finds one made the previous May. Previous referrals that ended in NFA count. A child's referrals on the
+--   same day count once (so a same-day duplicate is not a re-referral).
+-- source: >
+--   DfE statistics "Children in need", methodology, re-referrals within 12 months of a previous
+--   referral; Children in need census 2024 to 2025 guide (CINreferralDate N00100).
+-- unit: percentage of referrals
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, disability, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at referral}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: disability, kind: dimension, label: Disability}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: referrals, kind: count, label: Referrals}
+--   - {name: re_referrals, kind: count, label: Re-referrals within 12 months}
+--   - {name: pct_re_referrals, kind: percentage, numerator: re_referrals, denominator: referrals, label: "% re-referrals"}
+WITH allref AS (
+    SELECT DISTINCT child_id, referral_date FROM cin_episode
+),
+r AS (
+    SELECT * FROM allref WHERE in_census_year(referral_date, $census_year)
+),
+prev AS (
+    SELECT DISTINCT r.child_id, r.referral_date
+    FROM r JOIN allref p
+      ON p.child_id = r.child_id
+     AND p.referral_date < r.referral_date
+     AND p.referral_date >= r.referral_date - INTERVAL 12 MONTH
+),
+rt AS (
+    SELECT r.child_id, r.referral_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
+    GROUP BY r.child_id, r.referral_date
+),
+base AS (
+    SELECT r.child_id, prev.child_id IS NOT NULL AS is_re,
+           child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           disability_label(c.is_disabled) AS disability_v,
+           coalesce(rt.team, 'Unallocated') AS team_v
+    FROM r
+    LEFT JOIN prev USING (child_id, referral_date)
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN rt USING (child_id, referral_date)
+)
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS referrals,
+       count(*) FILTER (WHERE is_re) AS re_referrals,
+       round(100.0 * count(*) FILTER (WHERE is_re) / count(*), 1) AS pct_re_referrals
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, disability_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,50 @@
+-- title: Referrals in the year by source
+-- definition: >
+--   Referrals with a referral date in the census year, by who made the referral (ReferralSource, grouped as
+--   the DfE tables group it), with the number that led to no further action. Same counting rules as
+--   referrals_in_year (a child's referrals on the same day count once; the source of the lowest episode id).
+-- source: >
+--   DfE, Children in need census 2024 to 2025 guide, ReferralSource (N00152); DfE statistics
+--   "Children in need", referrals by source.
+-- unit: count of referrals
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [referral_source, age_band, team]
+-- columns:
+--   - {name: referral_source, kind: dimension, label: Source of referral}
+--   - {name: age_band, kind: dimension, label: Age at referral}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: referrals, kind: count, label: Referrals}
+--   - {name: nfa_referrals, kind: count, label: Referrals with no further action}
+--   - {name: pct_nfa, kind: percentage, numerator: nfa_referrals, denominator: referrals, label: "% NFA"}
+WITH r AS (
+    SELECT child_id, referral_date, bool_and(referral_nfa) AS nfa,
+           arg_min(referral_source, cin_episode_id) AS source_code
+    FROM cin_episode
+    WHERE in_census_year(referral_date, $census_year)
+    GROUP BY child_id, referral_date
+),
+rt AS (
+    SELECT r.child_id, r.referral_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
+    GROUP BY r.child_id, r.referral_date
+),
+base AS (
+    SELECT r.child_id, r.nfa,
+           referral_source_group(r.source_code) AS source_v,
+           child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band_v,
+           coalesce(rt.team, 'Unallocated') AS team_v
+    FROM r
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN rt USING (child_id, referral_date)
+)
+SELECT CASE WHEN GROUPING(source_v) = 1 THEN 'Total' ELSE source_v END AS referral_source,
+       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS referrals,
+       count(*) FILTER (WHERE nfa) AS nfa_referrals,
+       round(100.0 * count(*) FILTER (WHERE nfa) / count(*), 1) AS pct_nfa
+FROM base
+GROUP BY CUBE (source_v, age_band_v, team_v)
+ORDER BY ALL

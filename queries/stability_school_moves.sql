@@ -1,0 +1,60 @@
+-- title: Stability Index - mid-year school moves
+-- definition: >
+--   Children looked after at 31 March (V3/V4 short breaks left out) aged 5 to 15 at 31 March (school age),
+--   and how many had a mid-year school move in the census year: a move (first day at the new school) dated in
+--   the year but not from 1 August to 21 September (the summer break and the first three weeks of the autumn
+--   term, when moves are the normal start of a school year), and not a move from a primary to a secondary
+--   school. Moves to the same school (same URN) are ignored.
+-- source: >
+--   Children's Commissioner for England, Stability Index technical report (school moves, using the
+--   school census linked by UPN); DfE statistics "Outcomes for children in need, including children looked
+--   after" (mid-year school moves).
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: School-age children looked after at 31 March}
+--   - {name: children_moved, kind: count, label: With a mid-year school move}
+--   - {name: pct_moved, kind: percentage, numerator: children_moved, denominator: children, label: "% with a mid-year school move"}
+WITH ref AS (SELECT census_end($census_year) AS d),
+cla AS (
+    SELECT e.child_id FROM cla_on(census_end($census_year)) e
+    JOIN child c USING (child_id), ref
+    WHERE age_at(c.dob, ref.d) BETWEEN 5 AND 15
+),
+moved AS (
+    SELECT DISTINCT m.child_id
+    FROM school_move m SEMI JOIN cla USING (child_id)
+    WHERE in_census_year(m.move_date, $census_year)
+      AND NOT (month(m.move_date) = 8 OR (month(m.move_date) = 9 AND day(m.move_date) <= 21))
+      AND NOT (coalesce(lower(m.from_phase), '') = 'primary' AND coalesce(lower(m.to_phase), '') = 'secondary')
+      AND m.from_urn IS DISTINCT FROM m.to_urn
+),
+base AS (
+    SELECT cla.child_id, moved.child_id IS NOT NULL AS has_move,
+           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM cla CROSS JOIN ref
+    LEFT JOIN moved USING (child_id)
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children,
+       count(*) FILTER (WHERE has_move) AS children_moved,
+       round(100.0 * count(*) FILTER (WHERE has_move) / count(*), 1) AS pct_moved
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,56 @@
+-- title: Stability Index - social worker changes
+-- definition: >
+--   Children looked after at 31 March (V3/V4 short breaks left out) and the number of different social
+--   workers recorded for them in the 903 social worker episodes (SWEpisodes, from 2023-24) that overlap the
+--   census year; changes = social workers - 1. Headline: the share with 2 or more changes (3 or more social
+--   workers in the year, which the DfE reports as high instability). A child with no SW episode in the year
+--   counts in the denominator with no change.
+-- source: >
+--   DfE, SSDA903 2024 to 2025 guide (SWEpisodes: SW_ID, SW_DECOM, SW_DEC); DfE statistics "Children's
+--   social work workforce" / "Children looked after" (children with 3 or more social workers); Children's
+--   Commissioner Stability Index (social worker changes).
+-- unit: count of children
+-- shape: aggregate
+-- parameters:
+--   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
+-- dimensions: [age_band, sex, ethnicity_group, team]
+-- columns:
+--   - {name: age_band, kind: dimension, label: Age at 31 March}
+--   - {name: sex, kind: dimension, label: Sex}
+--   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
+--   - {name: team, kind: dimension, label: Team}
+--   - {name: children, kind: count, label: Children looked after at 31 March}
+--   - {name: children_2plus_changes, kind: count, label: With 3 or more social workers (2+ changes)}
+--   - {name: pct_2plus_changes, kind: percentage, numerator: children_2plus_changes, denominator: children, label: "% with 2+ social worker changes"}
+WITH cla AS (
+    SELECT child_id FROM cla_on(census_end($census_year))
+),
+sw AS (
+    SELECT s.child_id, count(DISTINCT s.sw_id) AS workers
+    FROM sw_episode s SEMI JOIN cla USING (child_id)
+    WHERE s.start_date <= census_end($census_year)
+      AND (s.end_date IS NULL OR s.end_date >= census_start($census_year))
+    GROUP BY s.child_id
+),
+base AS (
+    SELECT cla.child_id, greatest(coalesce(sw.workers, 0) - 1, 0) AS changes,
+           child_age_band(c.dob, c.expected_dob, census_end($census_year)) AS age_band_v,
+           sex_label(c.sex) AS sex_v,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           coalesce(t.team, 'Unallocated') AS team_v
+    FROM cla
+    LEFT JOIN sw USING (child_id)
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+)
+-- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
+SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
+       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
+       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
+       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
+       count(*) AS children,
+       count(*) FILTER (WHERE changes >= 2) AS children_2plus_changes,
+       round(100.0 * count(*) FILTER (WHERE changes >= 2) / count(*), 1) AS pct_2plus_changes
+FROM base
+GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, team_v)
+ORDER BY ALL

@@ -1,0 +1,178 @@
+"""The workbench over the real planning mart (policy gate) and the `sql` command end to end.
+
+Fixture warehouse: tests/helpers_policy.py (12 children C01..C12; C03 and C08, both boys, objected).
+Worked by hand: the mart's children are the other 10; girls C01 C02 C05 C06 C07 C09 C11 = 7, boys C04 C10 C12 = 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from dashboard.config import Settings
+from dashboard.policy import Gate, Principal
+from dashboard.warehouse.coldoc import column_docs
+from dashboard.workbench import Workbench, WorkbenchError, bench_workbench
+from tests.helpers_policy import CHILDREN, KEY_ENV, OBJECTORS, build_warehouse
+
+SEX_SQL = "SELECT sex, count(*) AS n FROM child GROUP BY sex ORDER BY sex"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    path = build_warehouse(tmp_path_factory.mktemp("wb-wh") / "warehouse.duckdb")
+    con = duckdb.connect(str(path))
+    try:
+        con.executemany("INSERT INTO column_doc VALUES (?, ?, ?, ?)", column_docs(con))
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture
+def gate(warehouse, tmp_path):
+    g = Gate.open(Settings(warehouse=warehouse, audit=tmp_path / "audit.duckdb"), env=KEY_ENV)
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def analyst(gate):
+    with Workbench.open(gate, Principal(user="amy", role="bi_analyst", purpose="planning")) as wb:
+        yield wb
+
+
+def test_mart_holds_no_objector_and_answers_by_hand(analyst):
+    res = analyst.run(SEX_SQL)
+    assert list(res.frame.iter_rows()) == [("F", 7), ("M", 3)]
+    assert analyst.run("SELECT count(*) AS n FROM cin_episode").frame.item() == 10
+
+
+def test_no_direct_identifier_in_any_mart_column(analyst, gate):
+    raw_ids = {c[0] for c in CHILDREN}
+    raw_values = raw_ids | {f"Given{i}" for i in range(1, 13)} | {f"Family{i}" for i in range(1, 13)} | {
+        f"{9000000000 + i}" for i in range(1, 13)} | {f"UPN{i:09d}" for i in range(1, 13)} | {"SW001"}
+    for table in analyst.schema():
+        for col in table.columns:
+            cls = gate.policy.columns[(table.name, col.name)]
+            # a direct identifier is only ever present as its keyed pseudonym
+            assert cls.cls != "direct_identifier" or cls.pseudonymise, f"{table.name}.{col.name}"
+            assert not cls.free_text, f"{table.name}.{col.name}"
+        frame = analyst.run(f"SELECT * FROM {table.name}").frame
+        for name, dtype in frame.schema.items():
+            if dtype == pl.String:
+                values = set(frame[name].drop_nulls().to_list())
+                assert not values & raw_values, f"{table.name}.{name}"
+                assert not any("High Street" in v for v in values), f"{table.name}.{name}"
+    # the 10 pseudonyms are not the council's ids, and none is an objector's
+    ids = analyst.run("SELECT child_id FROM child").frame["child_id"].to_list()
+    assert len(ids) == 10 and not set(ids) & raw_ids and not set(ids) & OBJECTORS
+    assert "objection" not in {t.name for t in analyst.schema()}
+
+
+def test_metadata_leaks_no_warehouse_path(analyst, warehouse):
+    text = ""
+    for sql in ("SELECT * FROM duckdb_databases()", "SELECT name, value FROM duckdb_settings()"):
+        frame = analyst.run(sql).frame
+        text += " ".join(str(v) for row in frame.select(pl.col(pl.String)).iter_rows() for v in row)
+    assert str(warehouse) not in text
+    assert str(warehouse.parent) not in text
+    assert "warehouse.duckdb" not in text
+
+
+def test_attack_on_real_mart_leaves_it_working(analyst):
+    for sql in ("SELECT * FROM read_csv_auto('/etc/passwd')", "DROP TABLE child", "ATTACH ':memory:' AS x"):
+        with pytest.raises(WorkbenchError):
+            analyst.run(sql)
+        assert list(analyst.run(SEX_SQL).frame.iter_rows()) == [("F", 7), ("M", 3)]
+
+
+def test_schema_browser_meaning_from_column_doc(analyst):
+    child = {t.name: t for t in analyst.schema()}["child"]
+    sex = {c.name: c for c in child.columns}["sex"]
+    assert sex.meaning.startswith("one coding for every year: M, F or U")
+    assert sex.classification == "ordinary"
+    assert {c.name: c for c in child.columns}["dob"].classification == "quasi_identifier (coarsened to month)"
+
+
+def test_export_from_real_mart_suppresses_small_counts(analyst):
+    # 7 girls shown; 3 boys hidden under dfe (1..5 -> c)
+    out = analyst.export(analyst.run(SEX_SQL))
+    assert out.rows == [["F", 7], ["M", "c"]]
+
+
+@pytest.mark.parametrize(("role", "purpose"), [("service_manager", "service_management"),
+                                               ("partner", "planning")])
+def test_role_without_pseudonymised_tier_is_refused_and_recorded(gate, role, purpose):
+    with pytest.raises(WorkbenchError, match="only for the pseudonymised tier"):
+        Workbench.open(gate, Principal(user="sam", role=role, purpose=purpose))
+    last = gate.trail.frame().sort("seq").row(-1, named=True)
+    assert (last["user"], last["outcome"], last["path"]) == ("sam", "refused", "workbench")
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+def cli(warehouse: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **KEY_ENV, "CSC_WAREHOUSE": str(warehouse), "CSC_AUDIT": str(tmp_path / "audit.duckdb"),
+           "CSC_DATA_DIR": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", "dashboard", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.functional
+def test_cli_sql_json_shape(warehouse, tmp_path):
+    r = cli(warehouse, tmp_path, "sql", SEX_SQL, "--as", "bi_analyst", "--user", "amy", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["query"] == SEX_SQL
+    assert doc["principal"]["role"] == "bi_analyst" and doc["principal"]["purpose"] == "planning"
+    assert doc["ruleset"] == "dfe"
+    assert doc["columns"] == [{"name": "sex", "kind": "value"}, {"name": "n", "kind": "value"}]
+    assert doc["rows"] == [["F", 7], ["M", 3]]
+    assert (doc["row_count"], doc["truncated"]) == (2, False)
+    # recorded before it was printed, on the CLI's path
+    con = duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT path, outcome, sql, tables_read FROM audit_entry WHERE event = 'sql'").fetchall()
+    finally:
+        con.close()
+    assert rows == [("cli:sql", "allowed", SEX_SQL, ["child"])]
+
+
+@pytest.mark.functional
+def test_cli_sql_csv(warehouse, tmp_path):
+    r = cli(warehouse, tmp_path, "sql", SEX_SQL, "--as", "bi_analyst", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["sex,n", "F,7", "M,3"]
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize(("args", "says"), [
+    (["SELECT * FROM read_csv('/etc/passwd')", "--as", "bi_analyst"], "read_csv() reads files"),
+    (["DROP TABLE child", "--as", "bi_analyst"], "the mart is read-only"),
+    (["SELECT 1", "--as", "service_manager"], "no pseudonymised tier"),
+    (["SELECT 1", "--as", "wizard"], "unknown role 'wizard'"),
+    (["SELECT 1", "--as", "bi_analyst", "--purpose", "direct_care"], "may not act under"),
+])
+def test_cli_sql_refusals_exit_nonzero_without_traceback(warehouse, tmp_path, args, says):
+    r = cli(warehouse, tmp_path, "sql", *args)
+    assert r.returncode != 0
+    assert r.stdout == ""
+    assert r.stderr.startswith("Error: ") and says in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bench_workbench_reports_figures(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("CSC_PSEUDONYM_KEY_PLANNING", KEY_ENV["CSC_PSEUDONYM_KEY_PLANNING"])
+    figures = bench_workbench(warehouse)
+    assert capsys.readouterr() == ("", "")
+    assert figures["open_total_s"] > 0 and figures["aggregate_first_s"] > 0
+    # the fixture has no looked-after episodes: the typical aggregate has no rows; the mart has 10 children
+    assert figures["aggregate_rows"] == 0
+    assert figures["mart_tables"] >= 20

@@ -1,0 +1,115 @@
+"""The workbench page (Streamlit AppTest) on the app tests' hand-countable authority (tests/helpers_app.py).
+
+17 children C001..C017, none objected; sexes alternate from C001 = M: odd n -> M (9), even n -> F (8).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from helpers_app import make_warehouse
+from streamlit.testing.v1 import AppTest
+
+from dashboard.app import nav
+
+pytestmark = pytest.mark.app
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app"
+MAIN = str(APP / "main.py")
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
+        "entra": {"client_id": "x", "client_secret": "y",
+                  "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wb-app")
+    wh = make_warehouse(d / "warehouse.duckdb")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CSC_WAREHOUSE", str(wh))
+    mp.setenv("CSC_AUDIT", str(d / "audit.duckdb"))
+    mp.setenv("CSC_DATA_DIR", str(d))
+    mp.setenv("CSC_PSEUDONYM_KEY_PLANNING", "test-only-planning-key-0123456789")
+    mp.delenv("CSC_DEMO", raising=False)
+    yield d
+    mp.undo()
+
+
+def user(*roles: str) -> dict:
+    return {"is_logged_in": True, "email": "ana@council.example", "name": "Ana", "roles": list(roles),
+            "exp": time.time() + 3600}
+
+
+def workbench(u: dict, script: str = MAIN) -> AppTest:
+    at = AppTest.from_file(script, default_timeout=300)
+    at.secrets["auth"] = AUTH
+    at.user = u
+    at.run()
+    if script == MAIN:
+        at.switch_page(str(nav.BY_KEY["workbench"].path.relative_to(APP))).run()
+    return at
+
+
+def run_sql(at: AppTest, sql: str) -> AppTest:
+    at.text_area(key="wb_sql").set_value(sql)
+    next(b for b in at.button if b.label == "Run").click()
+    return at.run()
+
+
+def result(at: AppTest):
+    # the schema browser has one table per mart table; the result is the one with the query's columns
+    return next(d.value for d in at.dataframe if list(d.value.columns) == ["sex", "n"])
+
+
+def test_analyst_runs_a_query_sees_true_count_and_chart(env):
+    at = workbench(user("CSC.BIAnalyst"))
+    assert not at.error
+    at = run_sql(at, "SELECT sex, count(*) AS n FROM child GROUP BY sex ORDER BY sex")
+    assert not at.error
+    df = result(at)
+    assert list(df["sex"]) == ["F", "M"] and list(df["n"]) == [8, 9]
+    assert any(c.value == "2 row(s)." for c in at.caption)
+    assert at.get("plotly_chart")
+
+
+def test_refused_statement_shows_reason_then_good_query_works(env):
+    at = workbench(user("CSC.BIAnalyst"))
+    at = run_sql(at, "SELECT * FROM read_csv('/etc/passwd')")
+    assert at.error and "Refused: read_csv() reads files" in at.error[0].value
+    at = run_sql(at, "SELECT sex, count(*) AS n FROM child GROUP BY sex ORDER BY sex")
+    assert not at.error and list(result(at)["n"]) == [8, 9]
+
+
+def test_export_is_output_checked(env):
+    at = workbench(user("CSC.BIAnalyst"))
+    # 17 children by sex and team: T02 holds C015 (M), C016 (F), C017 (M) -> F 1, M 2: both 1..5 -> c
+    at = run_sql(at, "SELECT sex, count(*) AS n FROM child GROUP BY sex ORDER BY sex")
+    next(b for b in at.button if b.label == "Check for export").click()
+    at.run()
+    assert any("Output checked against the dfe rule-set" in i.value for i in at.info)
+
+
+def test_schema_browser_and_saved_queries(env):
+    at = workbench(user("CSC.BIAnalyst"))
+    assert any(e.label.startswith("child (17 rows)") for e in at.expander)
+    at.text_area(key="wb_sql").set_value("SELECT count(*) AS n FROM child")
+    at.text_input(key="wb_title").set_value("All children")
+    next(b for b in at.button if b.label == "Save").click()
+    at.run()
+    assert any(b.label == "All children" for b in at.button)
+    assert (env / "workbench" / "ana@council%2Eexample.json").exists()
+
+
+@pytest.mark.parametrize("roles", [["CSC.ServiceManager"], ["CSC.Partner"], ["CSC.IGOfficer"]])
+def test_page_not_offered_and_refuses_when_run_directly(env, roles):
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.secrets["auth"] = AUTH
+    at.user = user(*roles)
+    at.run()
+    with pytest.raises(ValueError):
+        at.switch_page(str(nav.BY_KEY["workbench"].path.relative_to(APP)))
+    direct = workbench(user(*roles), script=str(nav.BY_KEY["workbench"].path))
+    assert direct.error and "Refused" in direct.error[0].value
+    assert not direct.text_area
