@@ -28,7 +28,8 @@ def d903(text: str) -> dt.date | None:
 
 
 def nhs_check_ok(number: str) -> bool:
-    """NHS number modulus 11: weights 10..2 on the first nine digits; 11 - (sum mod 11), 11 -> 0, 10 invalid."""
+    """NHS number modulus 11: weights 10..2 on the first nine digits; check = 11 - (sum mod 11),
+    11 means 0, 10 is never issued."""
     if len(number) != 10 or not number.isdigit():
         return False
     total = sum(int(c) * w for c, w in zip(number[:9], range(10, 1, -1), strict=True))

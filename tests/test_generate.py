@@ -25,12 +25,12 @@ CHILDREN = "1200"
 # Header rows exactly as docs/domain.md section 1 lists them (file name -> columns).
 DOMAIN_HEADERS = {
     "header": "CHILD, SEX, DOB, ETHNIC, UPN, MOTHER, MC_DOB",
-    "episodes": "CHILD, DECOM, RNE, LS, CIN, PLACE, PLACE_PROVIDER, DEC, REC, REASON_PLACE_CHANGE, HOME_POST, "
-                "PL_POST, URN",
+    "episodes": "CHILD, DECOM, RNE, LS, CIN, PLACE, PLACE_PROVIDER, DEC, REC, REASON_PLACE_CHANGE, "
+    "HOME_POST, PL_POST, URN",
     "reviews": "CHILD, DOB, REVIEW, REVIEW_CODE",
     "uasc": "CHILD, SEX, DOB, DUC",
     "oc2": "CHILD, DOB, SDQ_SCORE, SDQ_REASON, CONVICTED, HEALTH_CHECK, IMMUNISATIONS, TEETH_CHECK, "
-           "HEALTH_ASSESSMENT, SUBSTANCE_MISUSE, INTERVENTION_RECEIVED, INTERVENTION_OFFERED",
+    "HEALTH_ASSESSMENT, SUBSTANCE_MISUSE, INTERVENTION_RECEIVED, INTERVENTION_OFFERED",
     "oc3": "CHILD, DOB, IN_TOUCH, ACTIV, ACCOM",
     "ad1": "CHILD, DOB, DATE_INT, DATE_MATCH, FOSTER_CARE, NB_ADOPTR, SEX_ADOPTR, LS_ADOPTR",
     "placed_for_adoption": "CHILD, DOB, DATE_PLACED, DATE_PLACED_CEASED, REASON_PLACED_CEASED",
@@ -64,7 +64,9 @@ def clean(tmp_path_factory) -> Path:
 
 
 def _schema(year: int) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SHARED_REFERENCE / "cin_census" / "xsd" / f"CIN_schema_{year}.xsd")))
+    return etree.XMLSchema(
+        etree.parse(str(SHARED_REFERENCE / "cin_census" / "xsd" / f"CIN_schema_{year}.xsd"))
+    )
 
 
 # ------------------------------------------------------------------ formats
@@ -158,7 +160,9 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
-    assert (a / "cin" / "CIN_Census_2025.xml").read_bytes() != (c / "cin" / "CIN_Census_2025.xml").read_bytes()
+    assert (a / "cin" / "CIN_Census_2025.xml").read_bytes() != (
+        c / "cin" / "CIN_Census_2025.xml"
+    ).read_bytes()
 
 
 @pytest.mark.functional
@@ -176,9 +180,40 @@ def test_cli_help_and_bad_years() -> None:
 
 
 @pytest.mark.functional
+def test_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    run_generate(tmp_path, "--children", "150", "--years", "2024-2025")
+    (tmp_path / "README.md").write_text("kept")
+    res = CliRunner().invoke(
+        app, ["generate", "--out", str(tmp_path), "--children", "150", "--years", "2025"]
+    )
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    assert (tmp_path / "ssda903" / "2024").exists()  # nothing removed on refusal
+    run_generate(tmp_path, "--children", "150", "--years", "2025", "--overwrite")
+    assert not (tmp_path / "ssda903" / "2024").exists()  # a stale year would mix into the next build
+    assert (tmp_path / "ssda903" / "2025" / "episodes.csv").exists()
+    assert (tmp_path / "README.md").read_text() == "kept"
+
+
+@pytest.mark.functional
 def test_python_m_dashboard_generate(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "dashboard", "generate", "--out", str(tmp_path), "--children", "150",
-                          "--years", "2025-2025"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dashboard",
+            "generate",
+            "--out",
+            str(tmp_path),
+            "--children",
+            "150",
+            "--years",
+            "2025-2025",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "cin" / "CIN_Census_2025.xml").exists()
     assert (tmp_path / "ssda903" / "2025" / "sw_episodes.csv").exists()
@@ -215,7 +250,9 @@ def test_x1_is_followed_by_an_episode_starting_that_day(clean: Path) -> None:
                     assert i + 1 < len(eps) and eps[i + 1]["DECOM"] == r["DEC"], r
                     assert eps[i + 1]["RNE"] != "S"
                 elif r["REC"]:
-                    assert i + 1 == len(eps) or eps[i + 1]["RNE"] == "S", r  # care ended: next one starts care
+                    assert i + 1 == len(eps) or eps[i + 1]["RNE"] == "S", (
+                        r
+                    )  # care ended: next one starts care
                 else:
                     assert i + 1 == len(eps) and r["DEC"] == "", r  # open episode is the last one
     assert seen_x1 > 30
@@ -233,8 +270,11 @@ def test_open_episodes_are_re_submitted_in_the_next_return(clean: Path) -> None:
 def test_looked_after_children_are_children_in_need(clean: Path) -> None:
     # a child looked after at 31 March has a CIN episode open at that date in the same year's census
     doc = etree.parse(str(clean / "cin" / "CIN_Census_2025.xml"))
-    open_cin = {c.findtext("ChildIdentifiers/LAchildID") for c in doc.iter("Child")
-                if any(d.findtext("CINclosureDate") is None for d in c.iter("CINdetails"))}
+    open_cin = {
+        c.findtext("ChildIdentifiers/LAchildID")
+        for c in doc.iter("Child")
+        if any(d.findtext("CINclosureDate") is None for d in c.iter("CINdetails"))
+    }
     _, rows = read_rows(clean / "ssda903" / "2025" / "episodes.csv")
     cla = {r["CHILD"] for r in rows if r["DEC"] == "" and r["LS"] not in ("V3", "V4")}
     assert cla and cla <= open_cin
@@ -309,22 +349,34 @@ def test_faults_present_only_at_documented_rates(clean: Path, faulty: Path) -> N
         closed = sum(1 for r in good if r["DEC"])
         backwards = [r for r in bad if r["DEC"] and r["DECOM"] and d903(r["DEC"]) < d903(r["DECOM"])]
         assert len(backwards) == fault_count(FAULTS["end_before_start"][1], closed)
-        x1 = sum(1 for a, b in zip(good, good[1:], strict=False) if a["REC"] == "X1" and a["CHILD"] == b["CHILD"])
-        overlaps = sum(1 for a, b in zip(bad, bad[1:], strict=False)
-                       if a != b and a["CHILD"] == b["CHILD"] and a["DEC"] and b["DECOM"]
-                       and d903(a["DEC"]) > d903(b["DECOM"]))  # a != b: the duplicated row is its own fault
+        x1 = sum(
+            1 for a, b in zip(good, good[1:], strict=False) if a["REC"] == "X1" and a["CHILD"] == b["CHILD"]
+        )
+        overlaps = sum(
+            1
+            for a, b in zip(bad, bad[1:], strict=False)
+            if a != b
+            and a["CHILD"] == b["CHILD"]
+            and a["DEC"]
+            and b["DECOM"]
+            and d903(a["DEC"]) > d903(b["DECOM"])
+        )  # a != b: the duplicated row is its own fault
         assert overlaps == fault_count(FAULTS["overlapping_episodes"][1], x1)
         # CIN: authorisation before start, XSD-valid but wrong
         done, none = _backwards_assessments(clean, year)
         assert none == 0
-        assert _backwards_assessments(faulty, year)[1] == fault_count(FAULTS["assessment_end_before_start"][1], done)
+        assert _backwards_assessments(faulty, year)[1] == fault_count(
+            FAULTS["assessment_end_before_start"][1], done
+        )
 
 
 def _backwards_assessments(root: Path, year: int) -> tuple[int, int]:
     """(authorised assessments, of which authorised before they started) in one census file."""
     doc = etree.parse(str(root / "cin" / f"CIN_Census_{year}.xml"))
-    auth = [(a.findtext("AssessmentActualStartDate"), a.findtext("AssessmentAuthorisationDate"))
-            for a in doc.iter("Assessments")]
+    auth = [
+        (a.findtext("AssessmentActualStartDate"), a.findtext("AssessmentAuthorisationDate"))
+        for a in doc.iter("Assessments")
+    ]
     done = [(s, e) for s, e in auth if e]
     return len(done), sum(1 for s, e in done if e < s)
 
@@ -335,3 +387,28 @@ def test_fault_count_rounds_with_a_floor_of_one() -> None:
     assert fault_count(0.005, 1000) == 5
     assert fault_count(0.005, 90) == 1
     assert fault_count(0.005, 0) == 0
+
+
+@pytest.mark.functional
+def test_rates_land_near_england() -> None:
+    # My own simple calculations (domain.md section 2) on a mid-sized authority; bands are wide because a
+    # synthetic authority of ~30,000 children is noisy. Targets: CIN 330, CP 40.6, CLA 67 per 10,000.
+    import polars as pl
+
+    f = generate_frames(15000, 2, range(2024, 2026))
+    ref = dt.date(2025, 3, 31)
+    pop = f["population"].filter(pl.col("mid_year") == 2024)["population"].sum()
+    cin = f["cin_episode"].filter(
+        ~pl.col("referral_nfa")
+        & (pl.col("referral_date") <= ref)
+        & (pl.col("closure_date").is_null() | (pl.col("closure_date") > ref))
+    )
+    cp = f["cp_plan"].filter(
+        (pl.col("start_date") <= ref) & (pl.col("end_date").is_null() | (pl.col("end_date") > ref))
+    )
+    cla = f["episode"].filter(
+        (pl.col("decom") <= ref) & pl.col("dec").is_null() & ~pl.col("ls").is_in(["V3", "V4"])
+    )
+    assert 280 <= cin["child_id"].n_unique() / pop * 1e4 <= 380
+    assert 25 <= cp["child_id"].n_unique() / pop * 1e4 <= 60
+    assert 45 <= cla["child_id"].n_unique() / pop * 1e4 <= 95

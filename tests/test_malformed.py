@@ -150,3 +150,39 @@ def test_unknown_xml_block_is_ignored_with_note(tmp_path):
     # lines: 1 Message..Child, 2 ChildIdentifiers, 3 ChildCharacteristics, 4 CINdetails, 5 referral fields, 6 block
     assert hit[1] == 6 and hit[3] == "CINdetails/PreProceedingsandFGDM" and hit[5] == "ignored"
     assert rows(out, "SELECT child_id, referral_date FROM cin_episode") == [("K", __import__("datetime").date(2023, 6, 1))]
+
+
+def test_long_rows_are_cut_and_named(tmp_path):
+    out = _load_one(tmp_path, "local/teams.csv", "team_id,team_name,locality\nT01,North,Leeds,extra,more\n")
+    assert rows(out, "SELECT * FROM team") == [("T01", "North", "Leeds")]
+    (hit,) = dq(out, "long_row")
+    assert hit[:3] == ("teams.csv", 1, "teams") and "5 fields, the header 3" in hit[6]
+
+
+def test_quoted_field_spanning_lines_is_read_whole(tmp_path):
+    # the address has a line break inside quotes: one record, numbered by the line it starts on
+    out = _load_one(tmp_path, "local/identifiers.csv",
+                    'child_id,given_name,family_name,address,postcode,nhs_number,upn\n'
+                    'A,Ann,Lee,"1 High St\nLeeds",LS6 2AB,,\nB,Bo,Kay,2 Low St,LS7 1AA,,\n')
+    assert rows(out, "SELECT child_id, address, postcode_district FROM person_identifier ORDER BY 1") == [
+        ("A", "1 High St\nLeeds", "LS6"), ("B", "2 Low St", "LS7")]
+
+
+def test_extra_column_is_ignored_with_note(tmp_path):
+    out = _load_one(tmp_path, "local/teams.csv", "team_id,team_name,locality,manager\nT01,North,Leeds,Pat\n")
+    assert rows(out, "SELECT * FROM team") == [("T01", "North", "Leeds")]
+    (hit,) = dq(out, "extra_column")
+    assert hit[0] == "teams.csv" and hit[3] == "manager" and hit[5] == "ignored"
+
+
+def test_bad_number_required_drops_row(tmp_path):
+    out = _load_one(tmp_path, "local/population.csv", "mid_year,age,sex,population\n2023,4,F,1.2e3\n2023,5,F,900\n")
+    assert rows(out, "SELECT age, population FROM population") == [(5, 900)]
+    assert [r[:6] for r in dq(out, "bad_number")] == [("population.csv", 1, "population", "population", "1.2e3",
+                                                       "dropped")]
+
+
+def test_missing_required_field_drops_record(tmp_path):
+    out = _load_one(tmp_path, "ssda903/2024/header.csv", f"{HEADER}\n,1,01/01/2012,WBRI,,,\nB,2,01/01/2013,WBRI,,,\n")
+    assert rows(out, "SELECT child_id FROM child") == [("B",)]
+    assert [r[:6] for r in dq(out, "missing_required")] == [("header.csv", 1, "header", "CHILD", None, "dropped")]

@@ -112,6 +112,10 @@ def test_attack_refused_cleanly_and_workbench_still_works(trail, policy, tmp_pat
         entry = last_entry(trail)
         assert (entry["outcome"], entry["sql"], entry["path"]) == ("refused", sql, "workbench")
         assert (pre_says if precheck else engine_says) in entry["reason"]
+        if sql.startswith("CREATE TABLE child2"):
+            # the parser names the tables of a refused statement where it can bind it (not DROP/COPY on the
+            # locked instance: those are recorded by their text)
+            assert "child" in entry["tables_read"]
         # and the mart is intact: the hand-worked answer is unchanged
         assert_still_works(wb)
         assert wb.run("SELECT count(*) AS n FROM child").frame.item() == 12
@@ -233,6 +237,20 @@ def _reason(wb, sql) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ results and audit
+def test_awkward_result_types_give_clean_messages(trail, policy):
+    with open_wb(trail, policy) as wb:
+        res = wb.run("SELECT 1 AS a, 2 AS a")
+        assert res.frame.columns == ["a", "a_2"] and res.frame.row(0) == (1, 2)
+        with pytest.raises(WorkbenchError, match="cast it to VARCHAR"):
+            wb.run("SELECT INTERVAL 3 DAY AS i")
+        assert wb.run("SELECT (INTERVAL 3 DAY)::VARCHAR AS i").frame.item() == "3 days"
+        with pytest.raises(WorkbenchError, match="could not parse"):
+            wb.run("SELEC 1")
+        with pytest.raises(WorkbenchError, match="no SQL to run"):
+            wb.run("   ")
+        assert_still_works(wb)
+
+
 def test_row_cap_shows_true_row_count(trail, policy):
     with open_wb(trail, policy, limits=Limits(row_cap=5)) as wb:
         res = wb.run("SELECT * FROM child ORDER BY child_id")
@@ -263,6 +281,9 @@ def test_audit_entry_names_statement_tables_columns_before_result(trail, policy)
         # U1 episodes are p00,p02,p04,p06 (all M); ages 0,2,4,0 -> age > 1: p02, p04 -> M 2
         assert list(res.frame.iter_rows()) == [("M", 2)]
         assert entry["rows"] == 1
+        # a table the optimiser never scans is still recorded as named by the statement
+        wb.run("SELECT count(*) AS n FROM episode WHERE false")
+        assert last_entry(trail)["tables_read"] == ["episode"]
 
 
 def test_no_result_when_the_audit_cannot_be_written(tmp_path, policy):
@@ -339,6 +360,14 @@ def test_export_rounds_and_suppresses_under_nhs_rules(policy):
     assert [r[2] for r in out.rows] == [10, 15, "*", 10, 0]
     # census_year is a grouping column, not a count: 2024 is not rounded
     assert [r[0] for r in out.rows] == [2024, 2024, 2025, 2025, 2025]
+
+
+def test_summed_counts_are_counts_too(trail, policy):
+    with open_wb(trail, policy) as wb:
+        # episodes per place summed from per-sex counts: K2 4, U1 4 (HUGEINT from sum) -> both hidden under dfe
+        res = wb.run("WITH s AS (SELECT place, c.sex, count(*) AS k FROM episode JOIN child c USING (child_id) "
+                     "GROUP BY ALL) SELECT place, sum(k) AS episodes FROM s GROUP BY place ORDER BY place")
+        assert wb.export(res).rows == [["K2", "c"], ["U1", "c"]]
 
 
 def test_single_count_is_checked_too(policy):

@@ -84,11 +84,17 @@ def test_refused_statement_shows_reason_then_good_query_works(env):
 
 def test_export_is_output_checked(env):
     at = workbench(user("CSC.BIAnalyst"))
-    # 17 children by sex and team: T02 holds C015 (M), C016 (F), C017 (M) -> F 1, M 2: both 1..5 -> c
-    at = run_sql(at, "SELECT sex, count(*) AS n FROM child GROUP BY sex ORDER BY sex")
+    # allocations: T01 holds C001..C014 (14), T02 holds C015..C017 (3): 3 is in 1..5, so dfe hides it
+    at = run_sql(at, "SELECT team_id, count(*) AS n FROM allocation GROUP BY team_id ORDER BY team_id")
     next(b for b in at.button if b.label == "Check for export").click()
     at.run()
-    assert any("Output checked against the dfe rule-set" in i.value for i in at.info)
+    assert any("Output checked against the dfe rule-set" in i.value and "(1 cell(s) in n)" in i.value
+               for i in at.info)
+    # a row-level result is not offered for download at all
+    at = run_sql(at, "SELECT child_id, sex FROM child")
+    next(b for b in at.button if b.label == "Check for export").click()
+    at.run()
+    assert any("Not exported: only aggregate tables leave the workbench" in e.value for e in at.error)
 
 
 def test_schema_browser_and_saved_queries(env):

@@ -25,7 +25,7 @@ if principal is None:
 g = session.gate()
 grant = nav.grant_of(g.policy, principal)
 with st.sidebar:
-    st.markdown(f"**{principal.user}**")
+    st.text(principal.user)
     st.caption(f"Acting as **{principal.role.replace('_', ' ')}**"
                + (f" ({', '.join(principal.teams)})" if principal.teams else "")
                + f" for **{principal.purpose.replace('_', ' ')}**")

@@ -329,7 +329,10 @@ CSS = """
 div[data-testid="stMetric"] {background:#ffffff; border-radius:8px; padding:12px 16px;
   box-shadow:0 1px 2px rgba(16,24,40,.06); border-left:4px solid #1d4f91 !important;}
 div[data-testid="stMetricValue"] {font-size:1.9rem; font-weight:600; color:#1d4f91;}
-div[data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600;}
+div[data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600; white-space:normal;
+  overflow:visible; text-overflow:clip; line-height:1.2;}
+[data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] div {white-space:normal !important;
+  overflow:visible !important; text-overflow:clip !important;}
 div[data-testid="stPlotlyChart"] {background:#ffffff; border-radius:8px; padding:4px;
   box-shadow:0 1px 2px rgba(16,24,40,.06);}
 .csc-table-wrap {overflow-x:auto;}

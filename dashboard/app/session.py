@@ -187,7 +187,8 @@ def sign_out_button(cfg: SignInConfig | None = None, where=None) -> None:
         for k in (ACTING_KEY, PERSONA_KEY):
             st.session_state.pop(k, None)
         if cfg.auth:
-            st.logout()
+            st.logout()  # redirects the browser to the provider's end-session endpoint
+            st.stop()
         st.rerun()
 
 
@@ -206,7 +207,6 @@ def _sign_in_screen(cfg: SignInConfig) -> None:
 
 
 def _persona_screen(g) -> None:
-    demo_banner()
     st.title("Children's services dashboard")
     st.write("Choose who to be. Each persona sees only what its role and purpose allow, and everything is recorded "
              "in the audit trail.")

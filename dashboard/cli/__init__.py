@@ -26,11 +26,11 @@ def _global(
     ctx: typer.Context,
     warehouse: Annotated[
         Path | None,
-        typer.Option("--warehouse", envvar="CSC_WAREHOUSE", help="Warehouse DuckDB file [default: data/warehouse.duckdb]."),
+        typer.Option("--warehouse", envvar="CSC_WAREHOUSE", help="Warehouse DuckDB file (default: data/warehouse.duckdb)."),
     ] = None,
     audit: Annotated[
         Path | None,
-        typer.Option("--audit", envvar="CSC_AUDIT", help="Audit trail DuckDB file [default: data/audit.duckdb]."),
+        typer.Option("--audit", envvar="CSC_AUDIT", help="Audit trail DuckDB file (default: data/audit.duckdb)."),
     ] = None,
 ) -> None:
     ctx.obj = Settings.from_env(warehouse, audit)

@@ -23,7 +23,6 @@ HARDENED = {
     "client.showErrorDetails": "none",
     # no rerun / clear-cache / deploy for viewers
     "client.toolbarMode": "viewer",
-    "client.showSidebarNavigation": "false",
     "browser.gatherUsageStats": "false",
     # a non-browser client must not be able to drive the app
     "server.enableAgentApi": "false",

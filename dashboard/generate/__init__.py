@@ -12,16 +12,16 @@ dict/set ordering in outputs).
 Faults (files only, switched by ``faults``; the frames stay clean). Per return, each kind hits
 round(rate x eligible rows), at least one when any row is eligible, on distinct rows:
 
-=============================  ===============================  ======  ==========================================
-kind                           file                             rate    what
-=============================  ===============================  ======  ==========================================
-missing_date                   ssda903/<Y>/episodes.csv         0.5%    DECOM left blank
-end_before_start               ssda903/<Y>/episodes.csv         0.3%    DEC 1-30 days before DECOM
-overlapping_episodes           ssda903/<Y>/episodes.csv         0.3%    X1 episode's DEC 7 days past next DECOM
-unknown_code                   ssda903/<Y>/episodes.csv         0.2%    PLACE = ZZ9 (no such code)
-duplicate_row                  ssda903/<Y>/episodes.csv         1 row   one episode row repeated next to itself
-assessment_end_before_start    cin/CIN_Census_<Y>.xml           0.5%    authorisation 1-20 days before start
-=============================  ===============================  ======  ==========================================
+=============================  ============================  ======  =======================================
+kind                           file                          rate    what
+=============================  ============================  ======  =======================================
+missing_date                   ssda903/<Y>/episodes.csv      0.5%    DECOM left blank
+end_before_start               ssda903/<Y>/episodes.csv      0.3%    DEC 1-30 days before DECOM
+overlapping_episodes           ssda903/<Y>/episodes.csv      0.3%    X1 episode's DEC 7 days past next DECOM
+unknown_code                   ssda903/<Y>/episodes.csv      0.2%    PLACE = ZZ9 (no such code)
+duplicate_row                  ssda903/<Y>/episodes.csv      1 row   one episode row repeated next to itself
+assessment_end_before_start    cin/CIN_Census_<Y>.xml        0.5%    authorisation 1-20 days before start
+=============================  ============================  ======  =======================================
 CIN faults keep the XML valid against its XSD (real validators catch them, the schema does not).
 """
 

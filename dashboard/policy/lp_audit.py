@@ -134,25 +134,27 @@ def guaranteed_widths(A: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, l
         N = vt[rank:].T
         P = N @ N.T
         slack = v[hidx[cv]] - lower[hidx[cv]]            # how far each hidden cell may fall
+        # every column of P is a feasible direction; each gives a segment through the true table, and each
+        # cell's interval is at least as wide as its extent along the best of them
+        with np.errstate(divide="ignore", invalid="ignore"):
+            neg = np.where(P < -1e-12, slack[:, None] / -P, np.inf).min(axis=0)    # s_max per direction
+            pos = np.where(P > 1e-12, slack[:, None] / P, np.inf).min(axis=0)      # -s_min per direction
+        span = neg + pos                                                           # (s_max - s_min)
+        W = np.abs(P) * span[None, :]
+        W = np.where(np.abs(P) > 1e-9, W, 0.0)
+        best = W.max(axis=1)
         for k, j in enumerate(cv):
-            d = P[:, k]
-            dt = d[k]
-            if dt <= 1e-9:
-                out[int(hidx[j])] = 0.0
-                continue
-            neg, pos = d < -1e-12, d > 1e-12
-            s_max = np.min(slack[neg] / -d[neg]) if neg.any() else np.inf
-            s_min = -np.min(slack[pos] / d[pos]) if pos.any() else -np.inf
-            out[int(hidx[j])] = (s_max - s_min) * dt
+            out[int(hidx[j])] = float(best[k]) if P[k, k] > 1e-9 else 0.0
     return out
 
 
 def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
-                width: float | None = None, full: bool = False) -> list[Finding]:
+                width: float | None = None, full: bool = False, solve: bool = True) -> list[Finding]:
     """Every hidden cell an attacker can narrow to an interval narrower than the protection width.
 
     By default cells that `guaranteed_widths` already proves wide enough skip their two LPs (the proof is a
-    feasible segment, so this is sound); `full=True` solves every LP, for independent checking.
+    feasible segment, so this is sound); `full=True` solves every LP, for independent checking; `solve=False`
+    solves none and reports every cell the fast proof cannot clear (low/high are then the proven segment only).
     """
     values = np.asarray(values, dtype=float)
     width = rs.protection_width if width is None else width
@@ -180,6 +182,8 @@ def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
         targets = np.array([t for t in targets if quick[int(t)] < width - 1e-7], dtype=np.int64)
         if targets.size == 0:
             return []
+        if not solve:
+            return [Finding(int(t), float(v[t]), float(v[t]), float(v[t]) + quick[int(t)]) for t in targets]
     intervals = feasible_intervals(A, v, lower, upper, free, targets)
     findings = []
     for t in targets:

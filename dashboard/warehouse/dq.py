@@ -85,7 +85,8 @@ def clean_columns(df: pl.DataFrame, record: str, cols: list[Col], dq: DQ,
                   date_formats: tuple[str, ...] = ("%d/%m/%Y",)) -> pl.DataFrame:
     """Apply the column rules; returns a frame of the dst columns plus the bookkeeping columns (names with _).
 
-    df holds text columns named by Col.src (absent columns are treated as blank) and the bookkeeping columns.
+    df holds text columns named by Col.src (absent columns are treated as blank). Every check is first counted
+    in one pass; only checks that found something build their data-quality rows (speed on large returns).
     """
     # rule blank_is_null: trimmed empty strings are missing values
     present = set(df.columns)
@@ -96,57 +97,52 @@ def clean_columns(df: pl.DataFrame, record: str, cols: list[Col], dq: DQ,
     ])
     fmt_text = " or ".join(f.replace("%d", "dd").replace("%m", "mm").replace("%Y", "YYYY") for f in date_formats)
     out_exprs: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, str, str, str, pl.Expr]] = []   # mask, field, rule, action, message
     drop_mask = pl.lit(False)
     for c in cols:
         v = pl.col(c.src)
         if c.kind in ("id", "text", "code", "partial_date"):
             # rule formula_prefix: kept as text (exports must neutralise it); reported so a person can look
-            dq.add_frame(_dq(df, v.str.starts_with("=") | v.str.starts_with("+") | v.str.starts_with("-")
-                             | v.str.starts_with("@") | v.str.starts_with("\t") | v.str.starts_with("\r"),
-                             record, c.src, "formula_prefix", "kept",
-                             pl.format("{} starts with a spreadsheet formula character; stored as text", pl.lit(c.src))))
+            checks.append((v.str.contains(r"^[=+\-@\t\r]"), c.src, "formula_prefix", "kept",
+                           pl.format("{} starts with a spreadsheet formula character; stored as text", pl.lit(c.src))))
         if c.kind == "code":
             known = sorted(codes(c.codeset)) if c.codeset else None
             # codes are stored in the case their code list uses (returns: upper; local phases: lower)
             lower = bool(known) and all(k == k.lower() for k in known)
-            v = v.str.to_lowercase() if lower else v.str.to_uppercase()
-            df = df.with_columns(v.alias(c.src))
+            out = v.str.to_lowercase() if lower else v.str.to_uppercase()
             if known is not None:
-                dq.add_frame(_dq(df, v.is_not_null() & ~v.is_in(known), record, c.src, "unknown_code", "kept",
-                                 pl.format("{} '{}' is not a known {} code", pl.lit(c.src), v, pl.lit(c.codeset))))
-            out = v
+                checks.append((out.is_not_null() & ~out.is_in(known), c.src, "unknown_code", "kept",
+                               pl.format("{} '{}' is not a known {} code", pl.lit(c.src), v, pl.lit(c.codeset))))
         elif c.kind == "sex":
-            mapped = v.str.to_uppercase().replace_strict(SEX_MAP, default=None, return_dtype=pl.Utf8)
-            dq.add_frame(_dq(df, v.is_not_null() & mapped.is_null(), record, c.src, "unknown_code", "set_null",
-                             pl.format("{} '{}' is not a sex code (1/2, M/F/U, 0/9)", pl.lit(c.src), v)))
-            out = mapped
+            out = v.str.to_uppercase().replace_strict(SEX_MAP, default=None, return_dtype=pl.Utf8)
+            checks.append((v.is_not_null() & out.is_null(), c.src, "unknown_code", "set_null",
+                           pl.format("{} '{}' is not a sex code (1/2, M/F/U, 0/9)", pl.lit(c.src), v)))
         elif c.kind == "date":
-            parsed = parse_date(v, date_formats)
-            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "bad_date",
-                             "dropped" if c.required else "set_null",
-                             pl.format("{} '{}' is not a valid {} date", pl.lit(c.src), v, pl.lit(fmt_text))))
-            out = parsed
+            out = parse_date(v, date_formats)
+            checks.append((v.is_not_null() & out.is_null(), c.src, "bad_date", "dropped" if c.required else "set_null",
+                           pl.format("{} '{}' is not a valid {} date", pl.lit(c.src), v, pl.lit(fmt_text))))
         elif c.kind == "int":
-            parsed = v.cast(pl.Int64, strict=False)
-            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "bad_number",
-                             "dropped" if c.required else "set_null",
-                             pl.format("{} '{}' is not a whole number", pl.lit(c.src), v)))
-            out = parsed
+            out = v.cast(pl.Int64, strict=False)
+            checks.append((v.is_not_null() & out.is_null(), c.src, "bad_number", "dropped" if c.required else "set_null",
+                           pl.format("{} '{}' is not a whole number", pl.lit(c.src), v)))
         elif c.kind == "bool":
-            low = v.str.to_lowercase()
-            parsed = low.replace_strict({"1": True, "0": False, "true": True, "false": False, "y": True,
-                                         "n": False}, default=None, return_dtype=pl.Boolean)
-            dq.add_frame(_dq(df, v.is_not_null() & parsed.is_null(), record, c.src, "unknown_code", "set_null",
-                             pl.format("{} '{}' is not 0/1 or true/false", pl.lit(c.src), v)))
-            out = parsed
+            out = v.str.to_lowercase().replace_strict(
+                {"1": True, "0": False, "true": True, "false": False, "y": True, "n": False},
+                default=None, return_dtype=pl.Boolean)
+            checks.append((v.is_not_null() & out.is_null(), c.src, "unknown_code", "set_null",
+                           pl.format("{} '{}' is not 0/1 or true/false", pl.lit(c.src), v)))
         else:
             out = v
         out_exprs.append(out.alias(c.dst))
         if c.required:
-            missing = v.is_null()
-            dq.add_frame(_dq(df, missing, record, c.src, "missing_required", "dropped",
-                             pl.format("required field {} is blank; record dropped", pl.lit(c.src))))
+            checks.append((v.is_null(), c.src, "missing_required", "dropped",
+                           pl.format("required field {} is blank; record dropped", pl.lit(c.src))))
             drop_mask = drop_mask | out.is_null()
+    if checks and df.height:
+        found = df.select([m.any().alias(f"_c{i}") for i, (m, *_r) in enumerate(checks)]).row(0)
+        for hit, (mask, field, rule, action, message) in zip(found, checks, strict=True):
+            if hit:
+                dq.add_frame(_dq(df, mask, record, field, rule, action, message))
     keep = [c for c in df.columns if c.startswith("_")]  # bookkeeping: _file, _row, _year, _order, ...
     return df.select([*out_exprs, *[pl.col(k) for k in keep], (~drop_mask).alias("_keep")]).filter("_keep").drop("_keep")
 

@@ -232,28 +232,33 @@ class Loader903:
 
 
 def stitch_periods(eps: pl.DataFrame, dq: DQ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Order each child's episodes, repair overlaps, then chain X1 successors into periods of care."""
+    """Order each child's episodes, repair overlaps, then chain X1 successors into periods of care.
+
+    Neighbours come from shifting the whole sorted frame (same child checked), materialised once: window
+    functions per rule were the slowest part of a large build."""
     eps = eps.sort(["child_id", "decom"])
-    nxt = pl.col("decom").shift(-1).over("child_id")
+    same_next = pl.col("child_id").shift(-1) == pl.col("child_id")
+    eps = eps.with_columns(pl.when(same_next).then(pl.col("decom").shift(-1)).alias("_next"))
+    nxt = pl.col("_next")
     # rule overlap_open: an open episode (no DEC) followed by a later episode -> ends the day the next starts
-    open_then_next = pl.col("dec").is_null() & nxt.is_not_null()
-    # rule overlap: an episode ending after the next one starts -> trimmed to end when the next starts
-    overlap = pl.col("dec").is_not_null() & nxt.is_not_null() & (pl.col("dec") > nxt)
+    eps = eps.with_columns((pl.col("dec").is_null() & nxt.is_not_null()).alias("_open_next"),
+                           (pl.col("dec").is_not_null() & nxt.is_not_null() & (pl.col("dec") > nxt)).alias("_overlap"))
     base = [pl.col("_file").alias("file"), pl.col("_row").alias("row_number"), pl.lit("episodes").alias("record"),
             pl.lit("DEC").alias("field")]
-    dq.add_frame(eps.with_columns(nxt.alias("_next")).filter(open_then_next).select(
+    dq.add_frame(eps.filter("_open_next").select(
         *base, pl.lit("overlap_open").alias("rule"), pl.lit(None, pl.Utf8).alias("value"),
         pl.lit("trimmed").alias("action"),
         pl.format("episode starting {} has no DEC but the child's next episode starts {}; DEC set to {} "
-                  "(REC X1 if blank)", pl.col("decom"), pl.col("_next"), pl.col("_next")).alias("message")))
-    dq.add_frame(eps.with_columns(nxt.alias("_next")).filter(overlap).select(
+                  "(REC X1 if blank)", pl.col("decom"), nxt, nxt).alias("message")))
+    # rule overlap: an episode ending after the next one starts -> trimmed to end when the next starts
+    dq.add_frame(eps.filter("_overlap").select(
         *base, pl.lit("overlap").alias("rule"), pl.col("dec").cast(pl.Utf8).alias("value"),
         pl.lit("trimmed").alias("action"),
         pl.format("episode {} to {} overlaps the next episode starting {}; DEC set to {}", pl.col("decom"),
-                  pl.col("dec"), pl.col("_next"), pl.col("_next")).alias("message")))
+                  pl.col("dec"), nxt, nxt).alias("message")))
     eps = eps.with_columns(
-        pl.when(open_then_next | overlap).then(nxt).otherwise(pl.col("dec")).alias("dec"),
-        pl.when(open_then_next & pl.col("rec").is_null()).then(pl.lit("X1")).otherwise(pl.col("rec")).alias("rec"),
+        pl.when(pl.col("_open_next") | pl.col("_overlap")).then(nxt).otherwise(pl.col("dec")).alias("dec"),
+        pl.when(pl.col("_open_next") & pl.col("rec").is_null()).then(pl.lit("X1")).otherwise(pl.col("rec")).alias("rec"),
     )
     # rule rec_without_dec: an open episode cannot have a reason for ceasing -> REC set to NULL
     bad_rec = pl.col("dec").is_null() & pl.col("rec").is_not_null()
@@ -269,41 +274,36 @@ def stitch_periods(eps: pl.DataFrame, dq: DQ) -> tuple[pl.DataFrame, pl.DataFram
         pl.lit(None, pl.Utf8).alias("value"), pl.lit("kept").alias("action"),
         pl.format("episode starting {} ended {} with no REC; treated as ending the period of care",
                   pl.col("decom"), pl.col("dec")).alias("message")))
-
-    prev_rec = pl.col("rec").shift(1).over("child_id")
-    prev_dec = pl.col("dec").shift(1).over("child_id")
-    nxt = pl.col("decom").shift(-1).over("child_id")
     # rule gap_after_x1: REC X1 promises a new episode the same day; if the next starts later, the period ends
-    gap = (pl.col("rec") == "X1") & nxt.is_not_null() & (nxt > pl.col("dec"))
-    dq.add_frame(eps.with_columns(nxt.alias("_next")).filter(gap).select(
+    dq.add_frame(eps.filter((pl.col("rec") == "X1") & nxt.is_not_null() & (nxt > pl.col("dec"))).select(
         *base[:3], pl.lit("REC").alias("field"), pl.lit("gap_after_x1").alias("rule"), pl.col("rec").alias("value"),
         pl.lit("kept").alias("action"),
         pl.format("episode ends {} with REC X1 but the next episode starts {}; the period of care ends at the gap",
-                  pl.col("dec"), pl.col("_next")).alias("message")))
+                  pl.col("dec"), nxt).alias("message")))
     # rule x1_without_successor: REC X1 on the child's last episode; the period ends at its DEC (end_reason X1)
     dq.add_frame(eps.filter((pl.col("rec") == "X1") & nxt.is_null()).select(
         *base[:3], pl.lit("REC").alias("field"), pl.lit("x1_without_successor").alias("rule"),
         pl.col("rec").alias("value"), pl.lit("kept").alias("action"),
         pl.format("episode ends {} with REC X1 but no later episode was returned; the period of care ends there "
                   "with end_reason X1", pl.col("dec")).alias("message")))
-    new_period = (prev_rec.is_null() | (prev_rec != "X1") | prev_dec.is_null() | (prev_dec != pl.col("decom")))
-    eps = eps.with_columns(new_period.fill_null(True).alias("_new"))
-    eps = eps.with_columns(pl.col("_new").cast(pl.Int32).cum_sum().over("child_id").alias("_pno"))
+    same_prev = pl.col("child_id").shift(1) == pl.col("child_id")
+    chained = same_prev & (pl.col("rec").shift(1) == "X1") & (pl.col("dec").shift(1) == pl.col("decom"))
+    # sorted by child and start, so a running count of period starts numbers the periods in that order
+    eps = eps.with_columns((~chained.fill_null(False)).alias("_new"))
+    eps = eps.with_columns(pl.col("_new").cast(pl.Int32).cum_sum().alias("period_id"))
     # rule period_start_not_s: a period of care should open with RNE S (reported, kept)
     dq.add_frame(eps.filter(pl.col("_new") & pl.col("rne").is_not_null() & (pl.col("rne") != "S")).select(
         *base[:3], pl.lit("RNE").alias("field"), pl.lit("period_start_not_s").alias("rule"),
         pl.col("rne").alias("value"), pl.lit("kept").alias("action"),
         pl.format("episode starting {} begins a period of care but has RNE {} (expected S)", pl.col("decom"),
                   pl.col("rne")).alias("message")))
-    periods = eps.group_by(["child_id", "_pno"]).agg(
-        pl.col("decom").first().alias("start_date"), pl.col("dec").last().alias("end_date"),
+    periods = eps.group_by("period_id", maintain_order=True).agg(
+        pl.col("child_id").first(), pl.col("decom").first().alias("start_date"), pl.col("dec").last().alias("end_date"),
         pl.col("rec").last().alias("end_reason"), pl.len().cast(pl.Int32).alias("episodes"),
         pl.col("ls").is_in(["V3", "V4"]).all().alias("short_breaks_only"),
-    ).sort(["child_id", "start_date"]).with_row_index("period_id", offset=1)
-    periods = periods.with_columns(pl.col("period_id").cast(pl.Int32))
-    eps = eps.join(periods.select("child_id", "_pno", "period_id"), on=["child_id", "_pno"], how="left")
-    eps = eps.sort(["child_id", "decom"]).with_row_index("episode_id", offset=1).with_columns(
+    )
+    eps = eps.with_row_index("episode_id", offset=1).with_columns(
         pl.col("episode_id").cast(pl.Int32), pl.col("_year").alias("return_year"))
     episode = eps.select("episode_id", "child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec",
                          "rec", "reason_place_change", "home_post", "pl_post", "urn", "period_id", "return_year")
-    return episode, periods.drop("_pno")
+    return episode, periods

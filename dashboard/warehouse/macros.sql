@@ -73,10 +73,10 @@ CREATE OR REPLACE MACRO weekdays_through(d) AS
 -- the same working day takes 1 working day; Monday to the next Monday is 6; a span that is only a weekend is 0.
 -- NULL when either date is missing or e is before s (invalid spans are never counted as timely).
 CREATE OR REPLACE MACRO working_days(s, e) AS
-    CASE WHEN s IS NULL OR e IS NULL OR e < s THEN NULL
-         ELSE weekdays_through(e) - weekdays_through(s - 1)
+    CASE WHEN s IS NULL OR e IS NULL OR CAST(e AS DATE) < CAST(s AS DATE) THEN NULL
+         ELSE weekdays_through(CAST(e AS DATE)) - weekdays_through(CAST(s AS DATE) - 1)
               - (SELECT count(*) FROM bank_holiday b
-                 WHERE b.holiday_date BETWEEN s AND e AND isodow(b.holiday_date) < 6)
+                 WHERE b.holiday_date BETWEEN CAST(s AS DATE) AND CAST(e AS DATE) AND isodow(b.holiday_date) < 6)
     END;
 
 -- DfE assessment duration bands. 'Same day' is decided by the dates (authorised on the start date), the other

@@ -73,11 +73,16 @@ def _safe(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
+def _whole(dtype) -> bool:
+    # sum() of integers is a HUGEINT, which arrives as Decimal(38, 0): a whole number like count()
+    return dtype.is_integer() or (isinstance(dtype, pl.Decimal) and dtype.scale == 0)
+
+
 def count_columns(frame: pl.DataFrame) -> list[str]:
     """Integer, never negative, and not named like a grouping key (or named like a count)."""
     out = []
     for name, dtype in frame.schema.items():
-        if not dtype.is_integer():
+        if not _whole(dtype):
             continue
         col = frame[name].drop_nulls()
         if len(col) and col.min() < 0:
@@ -93,7 +98,7 @@ def is_aggregate(frame: pl.DataFrame) -> tuple[bool, list[str], list[str]]:
     counts = count_columns(frame)
     if not counts:
         return False, [], []
-    measures = [c for c, t in frame.schema.items() if c not in counts and t.is_float()]
+    measures = [c for c, t in frame.schema.items() if c not in counts and t.is_numeric() and not _whole(t)]
     groups = [c for c in frame.columns if c not in counts and c not in measures]
     if not groups:
         return frame.height <= 1, counts, groups

@@ -294,6 +294,21 @@ class Sandbox:
             out.append(name.lower())
         return tuple(dict.fromkeys(out))
 
+    def parser_tables(self, sql: str) -> tuple[str, ...]:
+        """Tables DuckDB's parser says the SQL names (CTE names excluded), without judging them."""
+        cur = self._con.cursor()  # its own cursor: safe while another statement runs on the session
+        try:
+            names = cur.get_table_names(sql, qualified=True)
+        except duckdb.Error:
+            return ()
+        finally:
+            cur.close()
+        out = []
+        for qualified in sorted(names):
+            name = _split_qualified(_strip_alias(qualified))[-1].strip('"')
+            out.append(name.lower() if name.lower() in self._columns else name)
+        return tuple(dict.fromkeys(out))
+
     # ----------------------------------------------------------------------------------- lineage for the audit
     def columns_read(self, sql: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """(tables, table.column pairs) the engine's plan reads, from EXPLAIN (FORMAT JSON); None if no plan.
@@ -346,7 +361,7 @@ class Sandbox:
     def run(self, sql: str) -> Outcome:
         """Check (unless switched off), run with the time limit, keep at most row_cap rows, count them all."""
         if not self._lock.acquire(blocking=False):
-            raise WorkbenchError("one statement at a time: wait for the running statement to finish (or stop it)")
+            raise WorkbenchError("one statement at a time: wait for the running statement to finish")
         try:
             return self._run_locked(sql)
         finally:
@@ -363,7 +378,9 @@ class Sandbox:
             # second statement cannot ride along after a first, whatever the pre-check says.
             raise WorkbenchError(f"one statement at a time: this SQL holds {n_statements} statements")
         lineage = self.columns_read(sql)
-        tables = lineage[0] if lineage else (checked.tables if checked else ())
+        # tables for the audit: those the parser names (even if the optimiser never scans them) and those the
+        # plan scans
+        tables = tuple(dict.fromkeys((*self.parser_tables(sql), *(lineage[0] if lineage else ()))))
         columns = lineage[1] if lineage else ()
         source = "explain" if lineage else "unknown"
         stype = checked.statement_type if checked else "UNCHECKED"
@@ -386,9 +403,7 @@ class Sandbox:
                     if count < cap:
                         kept.append(batch.slice(0, cap - count))
                     count += batch.num_rows
-                frame = pl.from_arrow(pa.Table.from_batches(kept, schema=reader.schema))
-                if isinstance(frame, pl.Series):
-                    frame = frame.to_frame()
+                frame = _to_frame(pa.Table.from_batches(kept, schema=reader.schema))
         except (duckdb.Error, OSError) as e:
             raise self._explain_failure(e, tables) from None
         finally:
@@ -403,7 +418,7 @@ class Sandbox:
         self._con.interrupt()
 
     def interrupt(self) -> None:
-        """Stop the running statement (the page's Stop button)."""
+        """Stop the running statement (from another thread)."""
         self._con.interrupt()
 
     def _explain_failure(self, e: BaseException, tables: tuple[str, ...]) -> WorkbenchError:
@@ -436,6 +451,22 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _to_frame(table: pa.Table) -> pl.DataFrame:
+    """A Polars frame of the kept rows; repeated column names get a suffix (SELECT 1 AS a, 2 AS a)."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in table.column_names:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    try:
+        frame = pl.from_arrow(table.rename_columns(names))
+    except (pl.exceptions.PolarsError, pa.ArrowException, ValueError, TypeError) as e:
+        raise WorkbenchError(
+            f"the result has a column type the workbench cannot show ({_first_line(e)[:120]}); "
+            "cast it to VARCHAR (col::VARCHAR)", "error") from None
+    return frame.to_frame() if isinstance(frame, pl.Series) else frame
 
 
 def _strip_alias(name: str) -> str:

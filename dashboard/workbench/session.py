@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,10 @@ class Result:
 def _plain(v: Any) -> Any:
     if v is None or isinstance(v, bool | int | float | str):
         return v
+    if isinstance(v, date | datetime | time):
+        return v.isoformat()
+    if isinstance(v, Decimal):  # sum() of integers is a HUGEINT, which arrives as a Decimal
+        return int(v) if v == v.to_integral_value() else float(v)
     return str(v)
 
 
@@ -207,7 +213,8 @@ class Workbench:
             status = "refused" if e.outcome == "refused" else "failed"
             try:
                 self.audit.record(self._entry(path, sql=sql, outcome="refused", reason=f"{status}: {e.reason}",
-                                              tables_read=list(e.tables), status=status))
+                                              tables_read=list(e.tables or self.sandbox.parser_tables(sql)),
+                                              status=status))
             except AuditError as ae:
                 raise WorkbenchError(f"the audit trail cannot be written ({ae}); nothing is shown") from None
             raise
