@@ -12,6 +12,7 @@
 --   DfE statistics "Children in need", assessments by duration.
 -- unit: count of assessments
 -- shape: aggregate
+-- england: {year: 2025, pct_within_45: 86.0, median_working_days: 33}
 -- parameters:
 --   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
 -- dimensions: [duration_band, age_band, sex, disability, team]

@@ -26,6 +26,13 @@ open_cpp AS (
     WHERE open_at(p.start_date, p.end_date, ref.d)
     GROUP BY p.child_id
 ),
+-- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
+tm AS (
+    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM allocation a SEMI JOIN open_cpp USING (child_id)
+    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
+    GROUP BY a.child_id
+),
 base AS (
     SELECT o.child_id,
            abuse_category_label(o.cat) AS cat_v,
@@ -35,7 +42,7 @@ base AS (
            coalesce(t.team, 'Unallocated') AS team_v
     FROM open_cpp o CROSS JOIN ref
     LEFT JOIN child c USING (child_id)
-    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+    LEFT JOIN tm t USING (child_id)
 )
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
 SELECT CASE WHEN GROUPING(cat_v) = 1 THEN 'Total' ELSE cat_v END AS latest_category,

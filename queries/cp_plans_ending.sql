@@ -10,6 +10,7 @@
 --   statistics "Children in need", CP plans ending during the year by length of time on the plan.
 -- unit: count of plans
 -- shape: aggregate
+-- england: {year: 2025, pct_2y_plus: 4.4}
 -- parameters:
 --   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
 -- dimensions: [duration_band, latest_category, age_band, sex, team]

@@ -36,15 +36,22 @@ per_child AS (
     FROM y JOIN earliest e USING (child_id)
     GROUP BY y.child_id
 ),
+pt AS (
+    SELECT p.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM per_child p
+    JOIN allocation a ON a.child_id = p.child_id AND open_at(a.start_date, a.end_date, p.first_in_year)
+    GROUP BY p.child_id
+),
 base AS (
     SELECT p.child_id, p.had_earlier,
            child_age_band(c.dob, c.expected_dob, p.first_in_year) AS age_band_v,
            sex_label(c.sex) AS sex_v,
            ethnicity_label(c.ethnicity_group) AS ethnicity_v,
            disability_label(c.is_disabled) AS disability_v,
-           team_at(p.child_id, p.first_in_year) AS team_v
+           coalesce(pt.team, 'Unallocated') AS team_v
     FROM per_child p
     LEFT JOIN child c USING (child_id)
+    LEFT JOIN pt USING (child_id)
 )
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
 SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,

@@ -13,6 +13,7 @@
 --   placements T0-T4).
 -- unit: count of children
 -- shape: aggregate
+-- england: {year: 2024, pct_3plus: 10.0}
 -- parameters:
 --   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
 -- dimensions: [age_band, sex, ethnicity_group, placement_type, team]
@@ -31,13 +32,29 @@ WITH cla AS (
 pe AS (
     SELECT pe.* FROM placement_episodes() pe SEMI JOIN cla USING (child_id)
 ),
+-- already looked after when the year began (any non-V3/V4 episode, a temporary one included, spanning 1 April)
+at_start AS (
+    SELECT DISTINCT st.child_id
+    FROM episodes_stitched() st SEMI JOIN cla USING (child_id)
+    WHERE NOT is_short_break(st.ls) AND st.decom < census_start($census_year)
+      AND (st.dec IS NULL OR st.dec >= census_start($census_year))
+),
 counts AS (
-    SELECT child_id,
-           (CASE WHEN bool_or(decom < census_start($census_year)
-                              AND (dec IS NULL OR dec >= census_start($census_year))) THEN 1 ELSE 0 END)
-           + count(*) FILTER (WHERE is_new_placement AND in_census_year(decom, $census_year)) AS placements
-    FROM pe
-    GROUP BY child_id
+    SELECT cla.child_id,
+           (CASE WHEN s.child_id IS NOT NULL THEN 1 ELSE 0 END)
+           + count(pe.child_id) FILTER (WHERE pe.is_new_placement AND in_census_year(pe.decom, $census_year))
+             AS placements
+    FROM cla
+    LEFT JOIN at_start s USING (child_id)
+    LEFT JOIN pe USING (child_id)
+    GROUP BY cla.child_id, s.child_id
+),
+-- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
+tm AS (
+    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM allocation a SEMI JOIN cla USING (child_id)
+    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
+    GROUP BY a.child_id
 ),
 base AS (
     SELECT cla.child_id, coalesce(k.placements, 0) AS placements,
@@ -49,7 +66,7 @@ base AS (
     FROM cla
     LEFT JOIN counts k USING (child_id)
     LEFT JOIN child c USING (child_id)
-    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+    LEFT JOIN tm t USING (child_id)
 )
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
 SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,

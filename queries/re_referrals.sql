@@ -10,6 +10,7 @@
 --   referral; Children in need census 2024 to 2025 guide (CINreferralDate N00100).
 -- unit: percentage of referrals
 -- shape: aggregate
+-- england: {year: 2025, pct_re_referrals: 22.6}
 -- parameters:
 --   census_year: {type: integer, default: 2025, choices: census_years, description: year ending 31 March}
 -- dimensions: [age_band, sex, ethnicity_group, disability, team]

@@ -33,6 +33,13 @@ moves AS (
     FROM placement_episodes() pe SEMI JOIN cla USING (child_id)
     GROUP BY pe.child_id
 ),
+-- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
+tm AS (
+    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM allocation a SEMI JOIN cla USING (child_id)
+    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
+    GROUP BY a.child_id
+),
 base AS (
     SELECT cla.child_id, coalesce(m.moves, 0) AS moves,
            child_age_band(c.dob, c.expected_dob, census_end($census_year)) AS age_band_v,
@@ -43,7 +50,7 @@ base AS (
     FROM cla
     LEFT JOIN moves m USING (child_id)
     LEFT JOIN child c USING (child_id)
-    LEFT JOIN team_on(census_end($census_year)) t USING (child_id)
+    LEFT JOIN tm t USING (child_id)
 )
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
 SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,

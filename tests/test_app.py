@@ -326,5 +326,5 @@ def test_streamlit_command_is_hardened():
 
     cmd = " ".join(streamlit_command(8600, "127.0.0.1"))
     for flag in ("--client.showErrorDetails none", "--client.toolbarMode viewer", "--browser.gatherUsageStats false",
-                 "--server.enableAgentApi false", "--server.headless true"):
+                 "--server.enableAgentApi false", "--server.headless true", "--client.disableDataExport true"):
         assert flag in cmd

@@ -328,3 +328,27 @@ def test_cli_build_and_summary(returns, tmp_path):
     assert res.exit_code == 0
     assert "CIN census years: 2023, 2024" in res.output and "903 return years: 2023, 2024" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.functional
+def test_sample_data_builds(sample_warehouse):
+    # the bundled synthetic authority loads: every file recognised, CIN and 903 years present, views made
+    kinds = {r[0].split(":")[0] for r in rows(sample_warehouse, "SELECT kind FROM source_file")}
+    assert kinds == {"903_csv", "cin_xml", "local"}
+    assert rows(sample_warehouse, "SELECT count(*) > 0 FROM child")[0][0]
+    assert rows(sample_warehouse, "SELECT count(DISTINCT census_year) > 1 FROM cin_episode")[0][0]
+    assert rows(sample_warehouse, "SELECT count(*) FROM planning.child")[0][0] <= rows(
+        sample_warehouse, "SELECT count(*) FROM main.child")[0][0]
+
+
+def test_short_breaks_only_needs_every_episode_v3_v4(tmp_path):
+    # P: one V3 episode -> True; Q: a V4 episode then a blank-LS episode (unknown, not a short break) -> False
+    csv(tmp_path / "ssda903/2024/header.csv", HEADER, "P,1,01/01/2012,WBRI,,,", "Q,2,01/01/2012,WBRI,,,")
+    csv(tmp_path / "ssda903/2024/episodes.csv", EPISODES,
+        episode("P", "01/05/2023", "S", "V3", "U4", "03/05/2023", "E13"),
+        episode("Q", "01/05/2023", "S", "V4", "U4", "03/05/2023", "X1"),
+        episode("Q", "03/05/2023", "L", "", "U4"))
+    out = tmp_path / "w.duckdb"
+    build([tmp_path / "ssda903"], out, progress=False)
+    assert rows(out, "SELECT child_id, episodes, short_breaks_only FROM period_of_care ORDER BY 1") == [
+        ("P", 1, True), ("Q", 2, False)]

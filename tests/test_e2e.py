@@ -244,11 +244,28 @@ def test_service_manager_and_team_manager_in_a_real_browser(servers, chromium):
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=re.compile("direct care")).click()
         settle(page)
-        assert nav_titles(page) == ["Children"]
-        text = visit(page, "Children", "team_manager-children")
-        for cid in T01:
-            assert cid in text
-        assert "Given001" in text and "C015" not in text
+        # one page only (Children) under direct care: Streamlit shows it without a navigation menu
+        assert nav_titles(page) == []
+        shot(page, "team_manager-children")
+        text = page.inner_text("body")
+        assert "Named records" in text
+        assert "14 of 14 children shown" in text            # T01's C001..C014 (the grid itself is a canvas)
+        # the grid's own unrecorded "Download as CSV" is switched off (client.disableDataExport)
+        assert page.get_by_role("button", name="Download as CSV").count() == 0
+        # the CSV download holds exactly the list shown, and is recorded in the audit trail before it leaves
+        with page.expect_download(timeout=WAIT_MS) as dl:
+            page.get_by_role("button", name="CSV", exact=True).click()
+        rows = Path(dl.value.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert rows[0].startswith("Child ID,Given name,Family name")
+        assert sorted(r.split(",")[0] for r in rows[1:]) == T01 and "Given001" in rows[1]
+        from dashboard.audit import AuditTrail, reports
+
+        exports = reports.search(AuditTrail(servers["audit"]), user="tara.team@council.example", path="export:csv")
+        assert exports.height == 1 and sorted(exports["child_ids"][0]) == T01
+        page.get_by_placeholder("Child ID, name, team ...").fill("C015")
+        page.keyboard.press("Enter")
+        settle(page)
+        assert "0 of 14 children shown" in page.inner_text("body")   # T02's child is outside the scope
         sign_out(page, app_url)
     finally:
         ctx.close()

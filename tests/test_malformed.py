@@ -43,6 +43,7 @@ REFUSED = {
     "control_chars": ("header.csv", HEADER + "\n\x01\x02\x03,1,01/01/2010,WBRI,,,\n", "binary content"),
     "undecodable": ("header.csv", (HEADER + "\nA,1,01/01/2010,WBRI,,,\x81\x8d\xff\n").encode("latin-1"),
                     "undecodable bytes"),
+    "utf16": ("header.csv", (HEADER + "\nA,1,01/01/2010,WBRI,,,\n").encode("utf-16"), "UTF-16"),
     "entity_bomb": ("CIN_bomb.xml", BOMB, "unsafe XML refused"),
     "external_entity": ("fake_903.xml", EXTERNAL, "unsafe XML refused"),
     "cin_without_reference_date": ("CIN.xml", "<Message><Children/></Message>", "ReferenceDate"),

@@ -83,6 +83,13 @@ def test_age_of_a_leap_day_baby(wh):
     assert wh.scalar("SELECT age_at(DATE '2008-02-29', DATE '2025-03-01')") == 17
 
 
+@pytest.mark.parametrize(("code", "group"), [("WBRI", "White"), ("MWBC", "Mixed"), ("APKN", "Asian"),
+                                             ("BAFR", "Black"), ("OOTH", "Other"), ("REFU", "Not known"),
+                                             ("NOBT", "Not known"), (None, "Not known")])
+def test_ethnicity_group_of_a_code(wh, code, group):
+    assert wh.scalar("SELECT ethnicity_group_of(?::VARCHAR)", code) == group
+
+
 def test_team_at_a_date_and_planning_population():
     w = Warehouse()
     w.child("A")
@@ -132,6 +139,9 @@ def test_every_query_file_parses_and_declares_the_format():
             assert "child_id" in names, where
         assert "$census_year" in spec.sql, where
         assert not spec.extra.keys() - {"england"}, f"{where}: unknown header keys {spec.extra.keys()}"
+        england = spec.extra.get("england", {})
+        assert not england or isinstance(england.get("year"), int), where
+        assert set(england) - {"year"} <= set(names), f"{where}: England figure for an unknown column"
 
 
 def test_rows_query_names_a_real_warehouse_column_for_every_column(wh):

@@ -200,3 +200,40 @@ def test_stitching_gaps_overlaps_and_duplicates():
         (1, 4, date(2023, 1, 1), date(2023, 1, 1), date(2024, 1, 1)),
         (2, 1, date(2024, 1, 1), date(2024, 1, 1), None),
     ]
+
+
+def test_stitching_an_end_without_a_reason():
+    w = Warehouse()
+    w.child("P2")
+    # DEC but no REC, next episode starts ON that DEC: treated as a continuation
+    w.episode("P2", "2023-01-01", "2023-03-01", rne="S", rec=None)
+    # DEC but no REC, and the next episode starts 8 months later: the period ended on the DEC
+    w.episode("P2", "2023-03-01", "2023-05-01", rne="P", place="U4", rec=None)
+    w.episode("P2", "2024-01-01", None, rne="S")
+    rows = w.con.execute(
+        "SELECT period_no, count(*), any_value(period_start), max(period_end) "
+        "FROM episodes_stitched() GROUP BY period_no ORDER BY period_no"
+    ).fetchall()
+    from datetime import date
+
+    assert rows == [(1, 2, date(2023, 1, 1), date(2023, 5, 1)), (2, 1, date(2024, 1, 1), None)]
+
+
+def test_temporary_placement_spanning_1_april_is_the_first_placement():
+    w = Warehouse()
+    w.child("T")
+    # in foster care (U1), to a temporary placement (T2) over 1 April, back to the same U1 placement:
+    # first placement of the year = 1; the T2 and the return are not new -> 1 placement, 0 moves
+    w.episode("T", "2023-06-01", "2024-03-25", rne="S", place="U1", urn="SC9", rec="X1")
+    w.episode("T", "2024-03-25", "2024-04-05", rne="P", place="T2", rec="X1")
+    w.episode("T", "2024-04-05", rne="P", place="U1", urn="SC9")
+    # ...then a real move to a new carer in the summer: 2 placements, 1 move
+    w.episode("T", "2024-07-01", rne="P", place="U4", urn="SC10")
+    assert w.scalar("SELECT count(*) FROM placement_episodes() WHERE is_new_placement "
+                    "AND decom >= DATE '2024-04-01'") == 1
+    df = w.run("placements_3plus")
+    assert cell(df, "children", "placements_3plus") == 1
+    assert cell(df, "children_3plus", "placements_3plus") == 0
+    moves = w.run("stability_placement_moves")
+    assert cell(moves, "children_1plus_moves", "stability_placement_moves") == 1
+    assert cell(moves, "children_2plus_moves", "stability_placement_moves") == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 
 import streamlit as st
 
@@ -66,10 +66,17 @@ def _matches(row, text: str) -> bool:
     return not t or any(t in str(v).lower() for v in row if v is not None)
 
 
+def _show(v):
+    if isinstance(v, bool):
+        return "Yes" if v else "No"
+    if isinstance(v, date):  # datetime is a date too
+        return v.isoformat()
+    return v
+
+
 def shape(res, filter_text: str = ""):
     header = [c.label or c.name for c in res.columns]
-    rows = [["Yes" if v is True else "No" if v is False else v for v in r] for r in res.rows
-            if _matches(r, filter_text)]
+    rows = [[_show(v) for v in r] for r in res.rows if _matches(r, filter_text)]
     return header, rows
 
 

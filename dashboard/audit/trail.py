@@ -12,6 +12,7 @@ Layout on disk (beside each other by default):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -21,6 +22,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -197,15 +199,253 @@ def hash_content(row: Mapping[str, Any], child_ids: list[str], prev_hash: str) -
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
 
 
-# ----------------------------------------------------------------------------------------------------- locking
-_PROCESS_LOCKS: dict[str, threading.Lock] = {}
-_PROCESS_LOCKS_GUARD = threading.Lock()
+# ----------------------------------------------------------------------------------------------------- sessions
+#: A process keeps its DuckDB connection and the flock while writes keep coming (opening and closing the file
+#: dominated the cost of an append), and lets go after this long without use, when the last AuditTrail object
+#: for the path is gone, at exit, or as soon as another process signals that it is waiting.
+IDLE_RELEASE = 0.3
+WATCH_EVERY = 0.02
 
 
-def _thread_lock(path: Path) -> threading.Lock:
-    key = str(path)
-    with _PROCESS_LOCKS_GUARD:
-        return _PROCESS_LOCKS.setdefault(key, threading.Lock())
+def _try_flock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _nobody_waiting(wfd: int) -> bool:
+    """True if no other process holds the 'want' lock (i.e. nobody is waiting for the trail)."""
+    if not _try_flock(wfd, fcntl.LOCK_EX):
+        return False
+    fcntl.flock(wfd, fcntl.LOCK_UN)
+    return True
+
+
+def _open_quiet(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        dfd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _write_head_file(head_path: Path, key: bytes, seq: int, hash_: str,
+                     pending: tuple[int, str] | None) -> os.stat_result:
+    body = {"version": FORMAT_VERSION, "seq": seq, "hash": hash_, "pending": list(pending) if pending else None}
+    doc = dict(body, mac=AuditTrail._mac(key, canonical_json(body)))
+    # write, fsync, rename, fsync the directory: a crash leaves the old head or the new one, never half of one,
+    # and the new head is on disk before the entry it announces is committed
+    tmp = head_path.with_name(f"{head_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(doc))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, head_path)
+    _fsync_dir(head_path.parent)
+    return os.stat(head_path)
+
+
+def _stat_sig(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class _Session:
+    """This process's hold on one trail file: the thread lock, and while held the flock + DuckDB connection.
+
+    Every field below ``tlock`` is read and written only with ``tlock`` held.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = Path(f"{path}.lock")
+        self.want_path = Path(f"{path}.lock.want")
+        self.tlock = threading.Lock()
+        self.refs = 0
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.fd: int | None = None
+        self.wfd: int | None = None
+        #: (seq, hash) of the newest entry while held: nobody else can append while we hold the flock
+        self.tail: tuple[int, str] | None = None
+        #: (head path, key) the tail was last checked against, and the head file's stat as we left it
+        self.checked: tuple[str, bytes] | None = None
+        self.head_sig: tuple[int, int, int] | None = None
+        self.unconfirmed = False  # the head announces the newest entry but does not yet confirm it
+        self.last_use = 0.0
+        #: active_emergency_grants per user, valid while held (cleared on appending an emergency entry)
+        self.grants: dict[str, list[tuple[str, datetime]]] = {}
+        self.stop: threading.Event | None = None
+
+    # ------------------------------------------------------------------ the OS lock
+    def flock(self, mode: int, deadline: float, timeout: float, required: bool) -> int | None:
+        """The lock file's fd with ``mode`` held, waiting until ``deadline``. None if not required and unusable."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if required:
+                raise AuditError(f"cannot create the audit lock file {self.lock_path}: {exc.strerror}") from exc
+            return None  # reading a copy in a read-only place: nobody else can be writing it through us
+        try:
+            if _try_flock(fd, mode):
+                return fd
+            # Someone holds the trail. Say so on the 'want' lock (a holder that keeps the file open between
+            # writes checks it and lets go), after letting processes that were already waiting go first, so that a
+            # busy server that just let go cannot take the lock straight back and starve a CLI command.
+            wfd = _open_quiet(self.want_path)
+            try:
+                if wfd is not None:
+                    fair_until = min(deadline, time.monotonic() + 1.0)
+                    while not _nobody_waiting(wfd) and time.monotonic() < fair_until:
+                        time.sleep(0.002)
+                    while not _try_flock(wfd, fcntl.LOCK_SH) and time.monotonic() < deadline:
+                        time.sleep(0.001)
+                while not _try_flock(fd, mode):
+                    if time.monotonic() >= deadline:
+                        raise AuditError(f"the audit trail {self.path} stayed locked by another process "
+                                         f"for {timeout:.0f}s")
+                    time.sleep(0.002)
+                return fd
+            finally:
+                if wfd is not None:
+                    os.close(wfd)  # closing drops our 'want'
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def others_waiting(self) -> bool:
+        return self.wfd is not None and not _nobody_waiting(self.wfd)
+
+    # ------------------------------------------------------------------ hold / let go
+    def open(self, trail: AuditTrail, deadline: float) -> duckdb.DuckDBPyConnection:
+        if self.con is not None:
+            return self.con
+        fd = self.flock(fcntl.LOCK_EX, deadline, trail.lock_timeout, required=True)
+        try:
+            con = trail._connect(read_only=False, deadline=deadline)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self.con, self.wfd = fd, con, _open_quiet(self.want_path)
+        self.tail, self.checked, self.head_sig, self.unconfirmed, self.grants = None, None, None, False, {}
+        self.last_use = time.monotonic()
+        self.stop = threading.Event()
+        threading.Thread(target=self._watch, args=(self.stop,), name=f"audit-release:{self.path.name}",
+                         daemon=True).start()
+        return con
+
+    def release(self, confirm: bool = True) -> None:
+        """Confirm the newest entry in the head, close DuckDB (it checkpoints), drop the flock."""
+        if self.con is not None:
+            head_path = Path(self.checked[0]) if self.checked is not None else None
+            # Confirm only over the head we wrote last: a head changed by someone else is evidence and must stay
+            # as it is. Confirming is optional (the announcing head verifies too); it makes dropping the newest
+            # entry detectable again once we no longer hold the file.
+            if (confirm and self.unconfirmed and self.checked is not None and self.tail is not None
+                    and head_path is not None and _stat_sig(head_path) == self.head_sig):
+                with contextlib.suppress(OSError):
+                    _write_head_file(Path(self.checked[0]), self.checked[1], self.tail[0], self.tail[1], None)
+            with contextlib.suppress(duckdb.Error):
+                self.con.close()
+        for fd in (self.wfd, self.fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)  # closing releases the flock
+        if self.stop is not None:
+            self.stop.set()
+        self.con = self.fd = self.wfd = self.stop = None
+        self.tail, self.checked, self.head_sig, self.unconfirmed, self.grants = None, None, None, False, {}
+
+    def after_use(self) -> None:
+        self.last_use = time.monotonic()
+        if self.refs <= 0 or self.others_waiting():
+            self.release()
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.wait(WATCH_EVERY):
+            if not self.tlock.acquire(blocking=False):
+                continue  # in use: whoever holds it checks for waiters afterwards
+            try:
+                if self.stop is not stop:
+                    return  # released (and maybe re-opened with its own watcher) meanwhile
+                if (self.refs <= 0 or time.monotonic() - self.last_use >= IDLE_RELEASE
+                        or self.others_waiting()):
+                    self.release()
+                    return
+            finally:
+                self.tlock.release()
+
+    def known_tail(self) -> tuple[int, str]:
+        if self.tail is None:
+            assert self.con is not None
+            if not _has_tables(self.con):
+                return (0, GENESIS)
+            got = self.con.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchall()
+            self.tail = (int(got[0][0]), str(got[0][1])) if got else (0, GENESIS)
+        return self.tail
+
+
+_SESSIONS: dict[str, _Session] = {}
+_SESSIONS_GUARD = threading.Lock()
+
+
+def _session(path: Path) -> _Session:
+    with _SESSIONS_GUARD:
+        return _SESSIONS.setdefault(str(path), _Session(path))
+
+
+def _unref(session: _Session) -> None:
+    """The last AuditTrail object for a path is gone: let go now if we can, else the watcher does it."""
+    with _SESSIONS_GUARD:
+        session.refs -= 1
+        if session.refs > 0:
+            return
+    if session.tlock.acquire(blocking=False):
+        try:
+            session.release()
+        finally:
+            session.tlock.release()
+
+
+@atexit.register
+def close_all() -> None:
+    """Let go of every trail this process holds (confirming the head). Also run at interpreter exit."""
+    with _SESSIONS_GUARD:
+        sessions = list(_SESSIONS.values())
+    for s in sessions:
+        if s.tlock.acquire(timeout=5):
+            try:
+                s.release()
+            finally:
+                s.tlock.release()
+
+
+_FORK_ORPHANS: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    # The child shares the parent's flock (same open file description) and must not close the parent's DuckDB
+    # instance: forget both (kept referenced so no destructor runs) and start with fresh sessions.
+    for s in _SESSIONS.values():
+        _FORK_ORPHANS.append((s.con, s.fd, s.wfd))
+    _SESSIONS.clear()
+    global _SESSIONS_GUARD
+    _SESSIONS_GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # ----------------------------------------------------------------------------------------------------- results
@@ -231,12 +471,17 @@ class Head:
     pending: tuple[int, str] | None = None
 
 
+
 # ----------------------------------------------------------------------------------------------------- the trail
 class AuditTrail:
     """Append-only, hash-chained record of every access decision.
 
     ``clock`` (a callable returning an aware or UTC datetime) exists so that tests and replays can place entries in
     time; the gate never passes it, so callers cannot back-date an entry.
+
+    All AuditTrail objects for one file in a process share one hold on it (see ``_Session``): the connection and
+    the lock stay open while writes keep coming and are let go after ``IDLE_RELEASE`` seconds idle, when another
+    process waits, when the last object is gone, on ``close()`` and at exit.
     """
 
     def __init__(self, path: Path, head_path: Path | None = None, *, lock_timeout: float = 15.0,
@@ -248,7 +493,28 @@ class AuditTrail:
         self.lock_timeout = lock_timeout
         self._clock = clock or (lambda: datetime.now(UTC))
         self._key = key
-        self._tlock = _thread_lock(self.path.absolute())
+        self._abs = self.path.absolute()
+        session = _session(self._abs)
+        with _SESSIONS_GUARD:
+            session.refs += 1
+        weakref.finalize(self, _unref, session)
+
+    @property
+    def _s(self) -> _Session:
+        return _session(self._abs)  # looked up each time: a forked child gets its own
+
+    def close(self) -> None:
+        """Let go of the trail now: confirm the newest entry in the head, close the file, release the lock.
+
+        Optional (it happens by itself when idle, when another process waits, and at exit); the next use reopens.
+        """
+        s = self._s
+        if not s.tlock.acquire(timeout=self.lock_timeout):
+            raise AuditError(f"the audit trail {self.path} stayed locked for {self.lock_timeout:.0f}s")
+        try:
+            s.release()
+        finally:
+            s.tlock.release()
 
     # ------------------------------------------------------------------ key
     def _load_key(self, create: bool) -> bytes | None:
@@ -303,60 +569,13 @@ class AuditTrail:
         return Head(int(body["seq"]), str(body["hash"]), pending)  # type: ignore[arg-type]
 
     def _write_head(self, key: bytes, seq: int, hash_: str, pending: tuple[int, str] | None) -> None:
-        body = {"version": FORMAT_VERSION, "seq": seq, "hash": hash_, "pending": list(pending) if pending else None}
-        doc = dict(body, mac=self._mac(key, canonical_json(body)))
-        # write-then-rename so a crash leaves either the old head or the new one, never half of one
-        tmp = self.head_path.with_name(f"{self.head_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        with open(tmp, "w") as fh:
-            fh.write(json.dumps(doc))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.head_path)
-        with contextlib.suppress(OSError):
-            dfd = os.open(self.head_path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        _write_head_file(self.head_path, key, seq, hash_, pending)
 
-    # ------------------------------------------------------------------ locking
-    @contextlib.contextmanager
-    def _locked(self, exclusive: bool, required: bool = True) -> Iterator[None]:
-        """One thread of this process at a time (threading lock), and one process at a time (flock)."""
-        deadline = time.monotonic() + self.lock_timeout
-        if not self._tlock.acquire(timeout=self.lock_timeout):
-            raise AuditError(f"the audit trail {self.path} stayed locked for {self.lock_timeout:.0f}s")
-        try:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                if required:
-                    raise AuditError(f"cannot create the audit lock file {self.lock_path}: {exc.strerror}") from exc
-                fd = None  # reading a copy in a read-only place: nobody else can be writing it through us
-            try:
-                if fd is not None:
-                    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-                    while True:
-                        try:
-                            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                            break
-                        except BlockingIOError:
-                            if time.monotonic() >= deadline:
-                                raise AuditError(f"the audit trail {self.path} stayed locked by another process "
-                                                 f"for {self.lock_timeout:.0f}s") from None
-                            time.sleep(0.005)
-                yield
-            finally:
-                if fd is not None:
-                    os.close(fd)  # closing releases the flock
-        finally:
-            self._tlock.release()
-
-    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        # DuckDB lets one process at a time open a file for writing, so every access opens and closes under the
-        # lock; other processes (CLI commands, a second server) take their turn.
+    # ------------------------------------------------------------------ locking and connections
+    def _connect(self, read_only: bool, deadline: float | None = None) -> duckdb.DuckDBPyConnection:
         config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-        deadline = time.monotonic() + self.lock_timeout
+        if deadline is None:
+            deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only, config=config)
@@ -367,17 +586,55 @@ class AuditTrail:
                 time.sleep(0.02)
 
     @contextlib.contextmanager
+    def _thread_locked(self) -> Iterator[tuple[_Session, float]]:
+        deadline = time.monotonic() + self.lock_timeout
+        s = self._s
+        if not s.tlock.acquire(timeout=self.lock_timeout):
+            raise AuditError(f"the audit trail {self.path} stayed locked for {self.lock_timeout:.0f}s")
+        try:
+            yield s, deadline
+        finally:
+            s.tlock.release()
+
+    def _writable(self) -> bool:
+        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+
+    @contextlib.contextmanager
+    def _fresh_read(self, s: _Session, deadline: float) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new read-only connection under the shared flock (``tlock`` held, the session let go)."""
+        s.release()
+        fd = s.flock(fcntl.LOCK_SH, deadline, self.lock_timeout, required=False)
+        try:
+            con = self._connect(read_only=True, deadline=deadline)
+            try:
+                yield con
+            finally:
+                con.close()
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection to the trail, under the shared lock. AuditError if there is no trail."""
+        """A connection to read the trail, one thread at a time. AuditError if there is no trail.
+
+        Uses this process's open connection when it holds the trail (or can take it: a writable trail), else a
+        read-only connection under the shared lock (a copy in a read-only place).
+        """
         if not self.path.is_file():
             raise AuditError(f"no audit trail at {self.path}")
         try:
-            with self._locked(exclusive=False, required=False):
-                con = self._connect(read_only=True)
+            with self._thread_locked() as (s, deadline):
+                if s.con is None and not self._writable():
+                    with self._fresh_read(s, deadline) as con:
+                        yield con
+                    return
                 try:
-                    yield con
-                finally:
-                    con.close()
+                    yield s.open(self, deadline)
+                except BaseException:
+                    s.release(confirm=False)
+                    raise
+                s.after_use()
         except duckdb.Error as exc:
             raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from exc
 
@@ -391,48 +648,66 @@ class AuditTrail:
         row, children = normalise(entry)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._locked(exclusive=True):
-                # a new key only for a new trail: a lost key must not be silently replaced (the head would then
-                # fail its MAC check, and a forger could otherwise delete the key to start afresh)
-                key = self._load_key(create=not self.head_path.exists())
-                if key is None:
-                    raise AuditError(f"the audit key is missing ({KEY_ENV} or {self.key_path}); the trail cannot "
-                                     "be extended safely")
-                con = self._connect(read_only=False)
+            with self._thread_locked() as (s, deadline):
                 try:
-                    return self._append_locked(con, key, row, children, precheck)
-                finally:
-                    con.close()
+                    # a new key only for a new trail: a lost key must not be silently replaced (the head would
+                    # then fail its MAC check, and a forger could otherwise delete the key to start afresh)
+                    key = self._load_key(create=not self.head_path.exists())
+                    if key is None:
+                        raise AuditError(f"the audit key is missing ({KEY_ENV} or {self.key_path}); the trail "
+                                         "cannot be extended safely")
+                    con = s.open(self, deadline)
+                    seq = self._append_locked(s, con, key, row, children, precheck)
+                except BaseException as exc:
+                    # let go on any failure: the next call reopens and re-checks the trail against its head,
+                    # and a refused trail is not kept locked away from the officer's `audit verify`
+                    s.release(confirm=isinstance(exc, AuditError) and s.checked is not None)
+                    raise
+                s.after_use()
+                return seq
         except AuditError:
             raise
         except (duckdb.Error, OSError) as exc:
             raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from exc
 
-    def _append_locked(self, con: duckdb.DuckDBPyConnection, key: bytes, row: dict[str, Any],
-                       children: list[str], precheck: Callable[[duckdb.DuckDBPyConnection], None] | None) -> int:
+    def _check_against_head(self, s: _Session, con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+        """Refuse to append to a trail that no longer matches its head (once per hold, or if the head moved)."""
+        sig = (str(self.head_path), key)
+        if s.checked == sig and s.tail is not None and _stat_sig(self.head_path) == s.head_sig:
+            return  # we hold the flock and wrote the head last: nobody else can have appended
+        s.checked, s.head_sig = None, None
         if not _has_tables(con):
             con.execute(SCHEMA)
-        tail = con.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchall()
-        last_seq, last_hash = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
+        s.tail = None
+        last_seq, last_hash = s.known_tail()
         head = self._read_head(key)
         # Refuse to append to a trail that no longer matches its head: appending would write a new head over the
         # evidence (dropped or forged newest entries). An officer must investigate first (docs/audit.md).
         if head is None:
-            if tail:
+            if last_seq:
                 raise AuditError(f"the audit trail {self.path} has entries but its head file {self.head_path} "
                                  "is missing; run `csc-dashboard audit verify`")
         elif (last_seq, last_hash) != (head.seq, head.hash) and (last_seq, last_hash) != head.pending:
             raise AuditError(f"the audit trail {self.path} does not match its head (entry {last_seq} vs head "
                              f"{head.seq}); run `csc-dashboard audit verify`")
+        s.checked, s.head_sig = sig, _stat_sig(self.head_path)
+        s.unconfirmed = head is not None and (last_seq, last_hash) != (head.seq, head.hash)
+
+    def _append_locked(self, s: _Session, con: duckdb.DuckDBPyConnection, key: bytes, row: dict[str, Any],
+                       children: list[str], precheck: Callable[[duckdb.DuckDBPyConnection], None] | None) -> int:
+        self._check_against_head(s, con, key)
         if precheck is not None:
             precheck(con)
+        last_seq, last_hash = s.known_tail()
         row = dict(row, seq=last_seq + 1, ts=_utc_naive(self._clock(), "ts"))
         digest = hash_content(row, children, last_hash)
         seal = self._mac(key, digest)
-        # two-phase head: announce the entry, commit it, then confirm it. A crash at any point leaves a head that
-        # verify accepts (the entry is either absent, or present and announced), while dropping a committed
-        # entry later is still caught.
-        self._write_head(key, last_seq, last_hash, (row["seq"], digest))
+        # One head write per append: it confirms the previous entry (committed already) and announces this one,
+        # and is on disk before the commit. A crash at any point leaves a head that verify accepts (this entry is
+        # absent and the head confirms the previous one, or it is present and announced). The announcement is
+        # turned into a confirmation when this process lets go of the trail (docs/audit.md, "Crash safety").
+        s.checked = None  # if anything below fails, the next append re-reads the trail and the head
+        st = _write_head_file(self.head_path, key, last_seq, last_hash, (row["seq"], digest))
         names = [n for n, _, _ in FIELDS]
         con.execute("BEGIN TRANSACTION")
         try:
@@ -442,14 +717,17 @@ class AuditTrail:
                 [row[n] for n in names] + [last_hash, digest, seal],
             )
             if children:
-                con.executemany("INSERT INTO audit_child VALUES (?, ?, ?)",
-                                [(row["seq"], i, cid) for i, cid in enumerate(children)])
-            con.execute("COMMIT")
+                con.execute("INSERT INTO audit_child VALUES " + ", ".join("(?, ?, ?)" for _ in children),
+                            [v for i, cid in enumerate(children) for v in (row["seq"], i, cid)])
+            con.execute("COMMIT")  # durable when it returns: DuckDB fsyncs its write-ahead log on commit
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-        self._write_head(key, row["seq"], digest, None)
+        s.tail, s.unconfirmed = (int(row["seq"]), digest), True
+        if row["event"] in ("emergency_access", "emergency_review"):
+            s.grants.clear()
+        s.checked, s.head_sig = (str(self.head_path), key), (st.st_ino, st.st_mtime_ns, st.st_size)
         return int(row["seq"])
 
     # ------------------------------------------------------------------ emergency access
@@ -483,18 +761,29 @@ class AuditTrail:
         at = _utc_naive(now if now is not None else datetime.now(UTC), "now")
         if not self.path.is_file():
             return []
+        s = self._s
         with self.reading() as con:
             if not _has_tables(con):
                 return []
-            rows = con.execute("""
-                SELECT c.child_id, max(e.expires_at)
-                FROM audit_entry e JOIN audit_child c ON c.seq = e.seq
-                WHERE e.event = 'emergency_access' AND e.outcome = 'allowed' AND e."user" = ?
-                  AND e.expires_at > ?
-                  AND NOT EXISTS (SELECT 1 FROM audit_entry r WHERE r.event = 'emergency_review'
-                                  AND r.review_of = e.seq AND r.decision = 'not_justified')
-                GROUP BY c.child_id ORDER BY c.child_id""", [user, at]).fetchall()
-        return [(str(cid), exp) for cid, exp in rows]
+            # Cached per user while this process holds the flock: nobody else can append meanwhile, our own
+            # emergency entries clear the cache, and it is dropped whenever the hold is let go, so a revocation
+            # recorded by another process is seen by the next call (which has to take the lock back first).
+            held = s.con is con
+            rows = s.grants.get(user) if held else None
+            if rows is None:
+                rows = [(str(cid), exp) for cid, exp in con.execute("""
+                    SELECT c.child_id, max(e.expires_at)
+                    FROM audit_entry e JOIN audit_child c ON c.seq = e.seq
+                    WHERE e.event = 'emergency_access' AND e.outcome = 'allowed' AND e."user" = ?
+                      AND e.expires_at IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM audit_entry r WHERE r.event = 'emergency_review'
+                                      AND r.review_of = e.seq AND r.decision = 'not_justified')
+                    GROUP BY c.child_id ORDER BY c.child_id""", [user]).fetchall()]
+                if held:
+                    s.grants[user] = rows
+        # the latest expiry per child decides: if that is past, every grant for the child is (same as filtering
+        # the entries by expiry first)
+        return [(cid, exp) for cid, exp in rows if exp > at]
 
     # ------------------------------------------------------------------ reading
     def frame(self, where: str = "", params: list[Any] | None = None) -> pl.DataFrame:
@@ -507,20 +796,29 @@ class AuditTrail:
 
     # ------------------------------------------------------------------ verification
     def verify(self) -> VerifyResult:
-        """Walk the chain; name the FIRST entry that was edited, deleted, inserted or reordered, then the head."""
-        with self.reading() as con:
-            if not _has_tables(con):
-                rows: list[dict[str, Any]] = []
-            else:
-                cur = con.execute(ENTRIES_SQL + " ORDER BY e.seq")
-                cols = [d[0] for d in cur.description]
-                rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        """Walk the chain; name the FIRST entry that was edited, deleted, inserted or reordered, then the head.
+
+        Always reads the file afresh, as another process would: this process first lets go of the trail (its
+        newest entry confirmed in the head, the file checkpointed), so what is checked is what is on disk.
+        """
+        if not self.path.is_file():
+            raise AuditError(f"no audit trail at {self.path}")
+        try:
+            with self._thread_locked() as (s, deadline), self._fresh_read(s, deadline) as con:
+                if not _has_tables(con):
+                    rows: list[dict[str, Any]] = []
+                else:
+                    cur = con.execute(ENTRIES_SQL + " ORDER BY e.seq")
+                    cols = [d[0] for d in cur.description]
+                    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        except duckdb.Error as exc:
+            raise AuditError(f"cannot read the audit trail {self.path}: {exc}") from exc
         key = self._load_key(create=False)
         return _walk(rows, key, self)
 
 
 def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     return {"audit_entry", "audit_child"} <= names
 
 

@@ -23,6 +23,8 @@ HARDENED = {
     "client.showErrorDetails": "none",
     # no rerun / clear-cache / deploy for viewers
     "client.toolbarMode": "viewer",
+    # the grid's own CSV download would skip the audit record and formula escaping of our export buttons
+    "client.disableDataExport": "true",
     "browser.gatherUsageStats": "false",
     # a non-browser client must not be able to drive the app
     "server.enableAgentApi": "false",

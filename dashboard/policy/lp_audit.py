@@ -149,12 +149,15 @@ def guaranteed_widths(A: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, l
 
 
 def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
-                width: float | None = None, full: bool = False, solve: bool = True) -> list[Finding]:
+                width: float | None = None, full: bool = False, solve: bool = True,
+                unpublished: np.ndarray | None = None) -> list[Finding]:
     """Every hidden cell an attacker can narrow to an interval narrower than the protection width.
 
     By default cells that `guaranteed_widths` already proves wide enough skip their two LPs (the proof is a
     feasible segment, so this is sound); `full=True` solves every LP, for independent checking; `solve=False`
     solves none and reports every cell the fast proof cannot clear (low/high are then the proven segment only).
+    `unpublished` marks cells the attacker never sees at all (x >= 0, not themselves audited): how linked tables
+    that are slices of one cube are audited together.
     """
     values = np.asarray(values, dtype=float)
     width = rs.protection_width if width is None else width
@@ -166,12 +169,17 @@ def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
     upper = np.full(v.size, np.inf)
     lower[hidden] = hidden_lower_bound(rs)
     free = hidden.copy()
+    if unpublished is not None:
+        un = np.asarray(unpublished, dtype=bool).ravel()
+        hidden = hidden & ~un
+        lower[un] = 0
+        free |= un
     if rs.round_to > 1:
         # a rounded published count is only known to within its rounding interval (and, being published,
         # to lie above the suppression range)
         r = round_published(v, rs)
         half = (rs.round_to - 1) // 2
-        rounded = (~hidden) & (r != 0)
+        rounded = (~free) & (r != 0)
         lower[rounded] = np.maximum(r[rounded] - half, rs.suppress_max + 1)
         upper[rounded] = r[rounded] + half
         free |= rounded

@@ -79,7 +79,7 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
     pending_903: dict[Path, list] = defaultdict(list)
     source_rows: list[dict] = []
     rows_read = 0
-    with _progress(progress, len(files)) as advance:
+    with _progress(progress, len(files) + 2) as advance:
         for order, path in enumerate(files):
             sf = read_source(path, dq)
             if sf.kind == "xml":
@@ -107,7 +107,30 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
                                 "sha256": sf.sha256, "_sf": sf})
             sf.data = b""
             advance(path.name)
+        advance("merging returns")
+        tables, dq_frame, census_years, return_years = _merge(pending_903, source_rows, dq, l903, lcin, lloc)
+        info = {
+            "schema_sha256": hashlib.sha256(db.SCHEMA_SQL.read_bytes()).hexdigest(),
+            "codes_sha256": hashlib.sha256(json.dumps(code_sets(), sort_keys=True).encode()).hexdigest(),
+            "sources": json.dumps([{"file": r["file"], "sha256": r["sha256"]} for r in source_rows]),
+            "census_years": json.dumps(census_years),
+            "return_years": json.dumps(return_years),
+            "rows_read": str(rows_read),
+            "data_quality_rows": str(dq_frame.height),
+        }
+        advance("writing the warehouse")
+        _write(out, tables, dq_frame, source_rows, info)
+    seconds = time.perf_counter() - t0
+    counts = dq_frame.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
+    examples = dq_frame.group_by("rule", maintain_order=True).head(2).head(10).to_dicts()
+    return BuildReport(
+        out=out, files=[r["file"] for r in source_rows], skipped=[str(s) for s in skipped], rows_read=rows_read,
+        seconds=seconds, table_rows={t: tables[t].height for t in DATA_TABLES}, dq_counts=dict(counts.iter_rows()),
+        dq_examples=examples, census_years=census_years, return_years=return_years)
 
+
+def _merge(pending_903, source_rows, dq, l903, lcin, lloc):
+    """Return years of 903 CSV folders, then every loader's record rules; returns the tables to write."""
     # 903 CSVs: a folder is one return; its year is a <YYYY> folder name, else the latest activity date in it
     for folder, items in sorted(pending_903.items()):
         year = year_from_path(items[0][0].path)
@@ -123,7 +146,7 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
                 what = "the latest date of any kind (the folder's 903 files have no activity dates)"
             if year is None:
                 raise BuildError(str(folder), "cannot tell the 903 return year: no <YYYY> folder in the path and no "
-                                              "activity dates in its files (put the files in a folder named after "
+                                              "dates in its files (put the files in a folder named after "
                                               "the year ending 31 March)")
             for sf, table, _df, _o in items:
                 dq.add(sf.name, None, table, None, "return_year_inferred", year, "kept",
@@ -141,27 +164,9 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
     tables.update({k: v for k, v in tcin.items() if k != "child"})
     tables.update(lloc.finish())
     tables["child"] = merge_children(t903["child"], tcin["child"], tables["disability"])
-    dq_frame = dq.frame()
-
     census_years = sorted(lcin.years)
     return_years = sorted({r["return_year"] for r in source_rows if r["kind"].startswith("903") and r["return_year"]})
-    info = {
-        "schema_sha256": hashlib.sha256(db.SCHEMA_SQL.read_bytes()).hexdigest(),
-        "codes_sha256": hashlib.sha256(json.dumps(code_sets(), sort_keys=True).encode()).hexdigest(),
-        "sources": json.dumps([{"file": r["file"], "sha256": r["sha256"]} for r in source_rows]),
-        "census_years": json.dumps(census_years),
-        "return_years": json.dumps(return_years),
-        "rows_read": str(rows_read),
-        "data_quality_rows": str(dq_frame.height),
-    }
-    _write(out, tables, dq_frame, source_rows, info)
-    seconds = time.perf_counter() - t0
-    counts = dq_frame.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
-    examples = dq_frame.group_by("rule", maintain_order=True).head(2).head(10).to_dicts()
-    return BuildReport(
-        out=out, files=[r["file"] for r in source_rows], skipped=[str(s) for s in skipped], rows_read=rows_read,
-        seconds=seconds, table_rows={t: tables[t].height for t in DATA_TABLES}, dq_counts=dict(counts.iter_rows()),
-        dq_examples=examples, census_years=census_years, return_years=return_years)
+    return tables, dq.frame(), census_years, return_years
 
 
 def merge_children(c903: pl.DataFrame, ccin: pl.DataFrame, disability: pl.DataFrame) -> pl.DataFrame:

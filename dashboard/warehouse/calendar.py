@@ -1,11 +1,18 @@
-"""England and Wales bank holidays for working-day measures (assessment and ICPC timeliness)."""
+"""England and Wales bank holidays for working-day measures (assessment and ICPC timeliness).
+
+The `holidays` library's GB calendar for England (subdivision ENG; Wales has the same bank holidays) includes
+substitute days ("Boxing Day (observed)") and one-off days (jubilees, coronation, state funeral). The
+working_days macro (macros.sql) counts only holidays that fall on a weekday, so a holiday on a Saturday and
+its Monday substitute are not subtracted twice.
+"""
 
 from __future__ import annotations
 
 import duckdb
 import holidays
 
-FIRST_YEAR, LAST_YEAR = 2000, 2035
+#: the span of dates the returns can hold: old 903 episodes start in the 1990s; plans run years ahead
+FIRST_YEAR, LAST_YEAR = 1990, 2040
 
 
 def load_bank_holidays(con: duckdb.DuckDBPyConnection) -> None:

@@ -49,7 +49,8 @@ class DQ:
         parts = [pl.DataFrame(self.rows, schema=DQ_SCHEMA, orient="row")] + self.frames
         out = pl.concat(parts, how="vertical")
         return out.unique(maintain_order=True).sort(
-            ["file", "row_number", "record", "field", "rule", "value"], nulls_last=True)
+            ["file", "row_number", "record", "field", "rule", "value", "action", "message"], nulls_last=True,
+            maintain_order=True)
 
 
 @dataclass(frozen=True)

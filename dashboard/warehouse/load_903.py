@@ -300,7 +300,7 @@ def stitch_periods(eps: pl.DataFrame, dq: DQ) -> tuple[pl.DataFrame, pl.DataFram
     periods = eps.group_by("period_id", maintain_order=True).agg(
         pl.col("child_id").first(), pl.col("decom").first().alias("start_date"), pl.col("dec").last().alias("end_date"),
         pl.col("rec").last().alias("end_reason"), pl.len().cast(pl.Int32).alias("episodes"),
-        pl.col("ls").is_in(["V3", "V4"]).all().alias("short_breaks_only"),
+        pl.col("ls").is_in(["V3", "V4"]).fill_null(False).all().alias("short_breaks_only"),
     )
     eps = eps.with_row_index("episode_id", offset=1).with_columns(
         pl.col("episode_id").cast(pl.Int32), pl.col("_year").alias("return_year"))

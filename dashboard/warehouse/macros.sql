@@ -206,10 +206,14 @@ CREATE OR REPLACE MACRO team_on(d) AS TABLE
 --     (same child, DECOM, DEC, LS, PLACE, RNE) count once;
 --   * an episode continues the period of the one before it when that one ended with REC = X1 (whatever gap
 --     or overlap there is between them) or has no end date at all (an open episode overlapped by a newer one:
---     the newer one supersedes it); any other REC ends the period, even if the next episode starts that day.
--- Columns: every episode column plus seq (order in child's history), period_no, period_start, period_end
--- (DEC of the last episode when it has a REC other than X1, else NULL = still looked after), prev_* (the
--- previous episode in the same period, for placement-change rules).
+--     the newer one supersedes it), or has an end date but no REC and the new one starts on or before it;
+--     any other REC ends the period, even if the next episode starts that day;
+--   * the period ends at the last episode's DEC unless that episode ended X1 (X1 with no successor in the
+--     data: the child is taken to be still looked after).
+-- Columns: every episode column plus seq (order in the child's history), period_no (1, 2, ... per child),
+-- period_start, period_end (DEC of the period's last episode unless its REC is X1; NULL = still looked after),
+-- period_short_breaks_only, and prev_rec / prev_dec / prev_episode_id (the previous episode in the child's
+-- history).
 CREATE OR REPLACE MACRO episodes_stitched() AS TABLE
     WITH e AS (
         SELECT * FROM (
@@ -228,7 +232,8 @@ CREATE OR REPLACE MACRO episodes_stitched() AS TABLE
     ), b AS (
         SELECT o.*,
                CASE WHEN seq = 1 THEN 1
-                    WHEN prev_rec = 'X1' OR prev_dec IS NULL OR prev_rec IS NULL THEN 0
+                    WHEN prev_rec = 'X1' OR prev_dec IS NULL THEN 0
+                    WHEN prev_rec IS NULL AND decom <= prev_dec THEN 0
                     ELSE 1 END AS new_period
         FROM o
     ), p AS (
@@ -236,8 +241,7 @@ CREATE OR REPLACE MACRO episodes_stitched() AS TABLE
     )
     SELECT p.*,
            min(decom) OVER pw AS period_start,
-           CASE WHEN last_value(rec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa <> 'X1'
-                     AND last_value(dec) OVER pwa IS NOT NULL
+           CASE WHEN last_value(dec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa IS DISTINCT FROM 'X1'
                 THEN last_value(dec) OVER pwa END AS period_end,
            bool_and(is_short_break(ls)) OVER pw AS period_short_breaks_only
     FROM p
@@ -270,7 +274,7 @@ CREATE OR REPLACE MACRO placement_episodes() AS TABLE
         WINDOW pw AS (PARTITION BY child_id, period_no ORDER BY seq)
     )
     SELECT w.* EXCLUDE (held_before_key, after_temporary),
-           (NOT is_temporary AND after_temporary AND place_key = held_before_key) AS is_return,
+           coalesce(NOT is_temporary AND after_temporary AND place_key = held_before_key, FALSE) AS is_return,
            (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
             AND coalesce(rne IN ('S', 'P', 'B', 'T', 'U'), FALSE)) AS is_new_placement,
            (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)

@@ -17,7 +17,15 @@ def latest_wins(df: pl.DataFrame, keys: list[str], record: str, dq: DQ, compare:
     """
     if df.height == 0:
         return df
-    df = df.sort([*keys, "_year", "_order", "_row"], nulls_last=True).with_row_index("_i")
+    df = df.sort([*keys, "_year", "_order", "_row"], nulls_last=True)
+    # sorted, so a row is its key's winner when the next row has another key (no hash join on large returns)
+    nxt_differs = pl.lit(False)
+    for k in keys:
+        nxt_differs = nxt_differs | pl.col(k).ne_missing(pl.col(k).shift(-1))
+    last = df.select(nxt_differs.fill_null(True).alias("_last"))["_last"]
+    if last.all():
+        return df
+    df = df.with_row_index("_i")
     win = df.group_by(keys, maintain_order=True).agg(pl.col("_i").max().alias("_w"))
     df = df.join(win, on=keys, how="left", nulls_equal=True)
     losers = df.filter(pl.col("_i") != pl.col("_w"))

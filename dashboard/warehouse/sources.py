@@ -143,6 +143,8 @@ def decode_text(name: str, data: bytes, dq: DQ) -> str:
     Why not refuse Latin-1 outright: case-management exports from Windows systems are commonly cp1252 and the
     only non-ASCII text is in names and addresses; decoding them is safe, and the note tells a person to check.
     """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BuildError(name, "UTF-16 text is not supported for CSV: save the file as UTF-8")
     if b"\x00" in data:
         raise BuildError(name, "binary content (NUL bytes): not a text CSV file")
     try:
@@ -170,8 +172,10 @@ def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: boo
     header = next(csv.reader([sf.text.split("\n", 1)[0]]))
     names = [(h.strip().lstrip("\ufeff").strip().upper() if upper else h.strip().lstrip("\ufeff").strip().lower())
              for h in header]
-    lines = pl.DataFrame({"line": sf.text.split("\n")}).with_row_index("_row").slice(1)
+    lines = pl.DataFrame({"line": pl.Series([sf.text]).str.split("\n").explode()}).with_row_index("_row").slice(1)
+    total = lines.height
     lines = lines.with_columns(pl.col("line").str.strip_suffix("\r")).filter(pl.col("line").str.strip_chars() != "")
+    no_blanks = lines.height == total or (lines.height == total - 1 and sf.text.endswith("\n"))
     quotes = lines["line"].str.count_matches('"', literal=True)
     if (quotes % 2 != 0).any():
         return _read_csv_slow(sf, names, columns, record, dq)
@@ -189,7 +193,11 @@ def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: boo
         dq.add(sf.name, None, record, None, "no_rows", None, "kept", "file has a header row but no data rows")
         return pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in columns}).with_columns(
             pl.lit(sf.name).alias("_file"), pl.Series("_row", [], dtype=pl.Int64))
-    body = "\n".join(lines["line"].to_list()).encode("utf-8")
+    if no_blanks:  # the file as it is, minus its header line (the usual case: no copy of the lines)
+        body = sf.text.encode("utf-8")
+        body = body[body.index(b"\n") + 1:]
+    else:
+        body = lines["line"].str.join("\n").item().encode("utf-8")
     positional = [f"c{i}" for i in range(width)]
     df = pl.read_csv(io.BytesIO(body), has_header=False, schema={c: pl.Utf8 for c in positional},
                      truncate_ragged_lines=True, quote_char='"', missing_columns="insert",

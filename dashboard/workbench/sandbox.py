@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,15 +178,27 @@ class Sandbox:
         tables = {name: frame for name, frame in tables.items() if frame.width > 0}
         for name, frame in tables.items():
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-                raise ValueError(f"mart table name {name!r} is not a plain lower-case identifier")
+                raise WorkbenchError(f"mart table name {name!r} is not a plain lower-case identifier", "error")
             self._columns[name] = tuple(frame.columns)
         self._con = self._open(tables)
+        # closes the instance when the session object goes away, or at exit for sessions still open then
+        self._finalizer = weakref.finalize(self, self._con.close)
 
     # ----------------------------------------------------------------------------------- building the instance
     def _open(self, tables: Mapping[str, pl.DataFrame]) -> duckdb.DuckDBPyConnection:
         # A RAM file system when there is one: pseudonymised rows are personal data and should not touch a disk.
+        # If it is too small (a container's 64MB /dev/shm), the system temp folder is the fallback.
         shm = Path("/dev/shm")
-        base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        bases = ([shm] if shm.is_dir() and os.access(shm, os.W_OK) else []) + [None]
+        problem: BaseException | None = None
+        for base in bases:
+            try:
+                return self._load_and_lock(tables, base)
+            except (duckdb.Error, OSError) as e:
+                problem = e
+        raise WorkbenchError(f"the workbench could not be opened: {_first_line(problem)}", "error")
+
+    def _load_and_lock(self, tables: Mapping[str, pl.DataFrame], base: Path | None) -> duckdb.DuckDBPyConnection:
         directory = tempfile.mkdtemp(prefix="csc-wb-", dir=base)  # mode 0700: no other local user can read it
         path = os.path.join(directory, f"{MART_CATALOG}.duckdb")
         try:
@@ -201,12 +214,11 @@ class Sandbox:
                 writer.execute("CHECKPOINT")
             finally:
                 writer.close()
-            con = duckdb.connect(path, read_only=True, config=locked_config(self.limits))
+            return duckdb.connect(path, read_only=True, config=locked_config(self.limits))
         finally:
             # Why unlink at once: the open handle keeps the data for this instance only; nothing stays on disk
             # for anyone (or any later ATTACH) to find, and the directory no longer exists for a COPY to write to.
             shutil.rmtree(directory, ignore_errors=True)
-        return con
 
     # ----------------------------------------------------------------------------------- what the mart holds
     @property
@@ -444,7 +456,7 @@ class Sandbox:
         return WorkbenchError(f"DuckDB: {msg}", "error", tables=tables)
 
     def close(self) -> None:
-        self._con.close()
+        self._finalizer()
 
     def __enter__(self) -> Sandbox:
         return self

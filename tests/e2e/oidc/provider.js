@@ -22,12 +22,15 @@ const ACCOUNTS = {
   nora: { email: 'nora.none@council.example', name: 'Nora Norole', roles: [], teams: [] },
 };
 
+const redirectUri = process.env.OIDC_REDIRECT_URI || 'http://localhost:8501/oauth2callback';
+
 const configuration = {
   clients: [{
     client_id: process.env.OIDC_CLIENT_ID || 'csc-dashboard-test',
     client_secret: process.env.OIDC_CLIENT_SECRET || 'test-secret-not-for-production',
-    redirect_uris: [process.env.OIDC_REDIRECT_URI || 'http://localhost:8501/oauth2callback'],
-    post_logout_redirect_uris: [],
+    redirect_uris: [redirectUri],
+    // Streamlit's st.logout sends its redirect_uri as the post-logout redirect
+    post_logout_redirect_uris: [redirectUri],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -1,0 +1,216 @@
+"""Benchmark figures (`csc-dashboard bench`): printed, never asserted in tests.
+
+Two scales: a mid-size authority generated in the statutory file formats and loaded by the real build, and a
+national-scale data set (about 2.5 million children) simulated in chunks and written straight to a warehouse,
+because writing and parsing 2.5 million children's XML would measure the file formats, not the product.
+
+For each scale: build throughput, and for every named query the median time of DuckDB alone beside the median
+time through the policy gate (decision, population, protection, audit record), the gate's overhead as a ratio,
+the time to protect the largest cube, each dashboard page's queries through the gate, the analyst workbench,
+and the audit trail's write latency.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.config import Settings
+
+#: surrogate-key columns made per generated chunk; offset so chunks never collide
+ID_COLUMNS = ("episode_id", "period_id", "cin_episode_id", "assessment_id", "cin_plan_id", "s47_id", "cp_plan_id")
+#: tables that describe the authority rather than children: taken from the first chunk only
+SHARED_TABLES = ("team", "population")
+
+
+@dataclass
+class ScaleResult:
+    name: str
+    children: int = 0
+    build_rows: int = 0
+    build_seconds: float = 0.0
+    build_kind: str = ""
+    queries: list[dict] = field(default_factory=list)
+    largest_cube: dict = field(default_factory=dict)
+    pages: list[dict] = field(default_factory=list)
+    workbench: dict = field(default_factory=dict)
+    audit: dict = field(default_factory=dict)
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up: first run pays for plan caches and page faults
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------------ data sets
+def build_from_files(children: int, seed: int, years: range, workdir: Path) -> tuple[Path, int, float, int]:
+    """Generate an authority in the statutory formats, then time the real build over those files."""
+    from dashboard.generate import write_dataset
+    from dashboard.warehouse.build import build
+
+    src = workdir / "authority"
+    frames = write_dataset(src, children, seed, years)
+    out = workdir / "authority.duckdb"
+    report = build([src], out, progress=False)
+    return out, report.rows_read, report.seconds, frames["child"].height
+
+
+def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: int = 400_000,
+                 progress: Callable[[str], None] = lambda _m: None) -> tuple[Path, int, float, int]:
+    """Simulate `children` in chunks and write the frames straight into a new warehouse (national scale)."""
+    import duckdb
+
+    from dashboard.generate import generate_frames
+    from dashboard.warehouse import db
+    from dashboard.warehouse.build import DATA_TABLES, _insert
+    from dashboard.warehouse.codes import lookup_rows
+    from dashboard.warehouse.coldoc import column_docs
+
+    out = workdir / "national.duckdb"
+    con = duckdb.connect(str(out))
+    db.create_schema(con)
+    rows = kept = 0
+    insert_seconds = 0.0
+    offsets = dict.fromkeys(ID_COLUMNS, 0)
+    n_chunks = max(1, -(-children // chunk))
+    for k in range(n_chunks):
+        size = min(chunk, children - k * chunk)
+        progress(f"chunk {k + 1}/{n_chunks}: simulating {size:,} children")
+        frames = generate_frames(size, seed + k, years)
+        t0 = time.perf_counter()
+        for table in DATA_TABLES:
+            if table not in frames or (k and table in SHARED_TABLES):
+                continue
+            f = frames[table]
+            if "child_id" in f.columns:  # ids are unique within a chunk only
+                f = f.with_columns((pl.lit(f"N{k:02d}") + pl.col("child_id")).alias("child_id"))
+            f = f.with_columns([(pl.col(c) + offsets[c]).alias(c) for c in ID_COLUMNS if c in f.columns])
+            _insert(con, table, f)
+            rows += f.height
+        insert_seconds += time.perf_counter() - t0
+        kept += frames["child"].height
+        for c in ID_COLUMNS:
+            for f in frames.values():
+                if c in f.columns and f.height:
+                    offsets[c] = max(offsets[c], int(f[c].max()) + offsets[c] + 1)
+                    break
+        del frames
+    # one authority made of many chunks: scale the population so rates per 10,000 stay meaningful
+    con.execute(f"UPDATE population SET population = population * {n_chunks}")
+    _insert(con, "code_lookup", pl.DataFrame(lookup_rows(), schema=["code_set", "code", "label"], orient="row"))
+    _insert(con, "column_doc", pl.DataFrame(column_docs(con), orient="row",
+                                            schema=["table_name", "column_name", "data_type", "meaning"]))
+    db.create_planning_views(con)
+    con.execute("CHECKPOINT")
+    con.close()
+    return out, rows, insert_seconds, kept
+
+
+# ------------------------------------------------------------------------------------------ measurements
+def principal_for(spec, gate):
+    """Who asks: a service manager for aggregates, a team manager in direct care for row-level lists."""
+    from dashboard.policy import Principal
+
+    if spec.shape == "rows":
+        team = sorted(gate.policy.teams)[0] if getattr(gate.policy, "teams", None) else "T01"
+        return Principal(user="bench-tm", role="team_manager", teams=(team,), purpose="direct_care")
+    return Principal(user="bench-sm", role="service_manager", purpose="service_management")
+
+
+@contextmanager
+def bench_gate(warehouse: Path) -> Iterator:
+    """A gate on `warehouse` with its result cache off (every call does the full work) and a throw-away trail."""
+    from dashboard.policy import Gate
+
+    with tempfile.TemporaryDirectory(prefix="csc-bench-audit-") as tmp:
+        gate = Gate.open(Settings(warehouse=warehouse, audit=Path(tmp) / "audit.duckdb"), cache_size=0)
+        try:
+            yield gate
+        finally:
+            gate.con.close()
+
+
+def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
+    from dashboard.policy.gate import protect_frame
+    from dashboard.warehouse.queries import load_queries, run_query
+
+    results = []
+    largest = {}
+    with bench_gate(warehouse) as gate:
+        for name, spec in sorted(load_queries(gate.queries_dir).items()):
+            p = principal_for(spec, gate)
+            raw = median_seconds(lambda spec=spec: run_query(gate.con, spec, {}), repeat)
+            try:
+                gated = median_seconds(lambda name=name, p=p: gate.query(p, name, {}, path="bench"), repeat)
+            except Exception as exc:  # a refusal is a figure too: say why instead of stopping the benchmark
+                results.append({"query": name, "raw_ms": raw * 1e3, "gate_ms": None, "ratio": None,
+                                "note": str(exc)[:80]})
+                continue
+            frame = run_query(gate.con, spec, {})
+            results.append({"query": name, "raw_ms": raw * 1e3, "gate_ms": gated * 1e3, "ratio": gated / raw,
+                            "cells": frame.height, "note": ""})
+            if spec.shape == "aggregate" and frame.height > largest.get("cells", -1):
+                largest = {"query": name, "cells": frame.height, "spec": spec, "frame": frame, "principal": p}
+        if largest:
+            spec, frame, p = largest.pop("spec"), largest.pop("frame"), largest.pop("principal")
+            grant, purpose = gate.grant_for(p)
+            rs = gate.policy.rulesets[grant.ruleset]
+            bound = spec.bind({})
+            largest["protect_ms"] = median_seconds(
+                lambda: protect_frame(frame, spec, rs, p, grant, purpose, bound, "all"), repeat) * 1e3
+    return results, largest
+
+
+def time_pages(warehouse: Path, repeat: int) -> list[dict]:
+    """Each page's gate calls, as a service manager makes them, replayed with the cache off."""
+    from dashboard.app.pagebench import page_calls
+
+    out = []
+    with bench_gate(warehouse) as gate:
+        for page, role, purpose, calls in page_calls(warehouse):
+            from dashboard.policy import Principal
+
+            p = Principal(user="bench-page", role=role, purpose=purpose,
+                          teams=("T01",) if role == "team_manager" else ())
+
+            def run(calls=calls, p=p):
+                for name, params in calls:
+                    try:
+                        gate.query(p, name, params, path="bench")
+                    except Exception:  # refused calls still cost the page their decision time
+                        pass
+
+            out.append({"page": page, "role": role, "queries": len(calls), "ms": median_seconds(run, repeat) * 1e3})
+    return out
+
+
+def run_scale(name: str, warehouse: Path, children: int, rows: int, seconds: float, kind: str,
+              repeat: int, log: Callable[[str], None]) -> ScaleResult:
+    res = ScaleResult(name=name, children=children, build_rows=rows, build_seconds=seconds, build_kind=kind)
+    log(f"[{name}] timing every named query, raw and through the gate")
+    res.queries, res.largest_cube = time_queries(warehouse, repeat)
+    try:
+        log(f"[{name}] timing each page's queries through the gate")
+        res.pages = time_pages(warehouse, repeat)
+    except ImportError as exc:
+        log(f"[{name}] pages skipped: {exc}")
+    try:
+        from dashboard.workbench.bench import bench_workbench
+
+        log(f"[{name}] opening an analyst's workbench")
+        res.workbench = bench_workbench(warehouse)
+    except Exception as exc:  # report, don't hide: the figure is missing and why
+        res.workbench = {"error": str(exc)[:120]}
+    return res
