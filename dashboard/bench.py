@@ -140,6 +140,7 @@ def bench_gate(warehouse: Path) -> Iterator:
             yield gate
         finally:
             gate.con.close()
+            gate.trail.close()
 
 
 def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:

@@ -45,27 +45,25 @@ rt AS (
     GROUP BY r.cin_episode_id
 ),
 links AS (
-    SELECT f.child_id, f.cin_episode_id, l.source, l.target
+    SELECT child_id, cin_episode_id, 'Referral' AS source,
+           CASE WHEN referral_nfa THEN 'No further action'
+                WHEN has_asmt THEN 'Assessment'
+                WHEN has_s47 THEN 'Section 47'
+                ELSE 'Awaiting or no assessment' END AS target
     FROM f
-    CROSS JOIN LATERAL (
-        SELECT 'Referral' AS source, CASE
-            WHEN f.referral_nfa THEN 'No further action'
-            WHEN f.has_asmt THEN 'Assessment'
-            WHEN f.has_s47 THEN 'Section 47'
-            ELSE 'Awaiting or no assessment' END AS target
-        UNION ALL
-        SELECT 'Assessment', CASE WHEN f.has_s47 THEN 'Section 47' WHEN f.has_cinp THEN 'CIN plan'
-                                  WHEN f.has_cpp THEN 'CP plan' ELSE 'No further action' END
-        WHERE f.has_asmt AND NOT f.referral_nfa
-        UNION ALL
-        SELECT 'Section 47', CASE WHEN f.has_cpp THEN 'CP plan' WHEN f.has_cinp THEN 'CIN plan'
-                                  ELSE 'No further action' END
-        WHERE f.has_s47 AND NOT f.referral_nfa
-        UNION ALL
-        SELECT CASE WHEN f.has_cpp THEN 'CP plan' ELSE 'CIN plan' END, 'Looked after'
-        WHERE (f.has_cpp OR f.has_cinp) AND NOT f.referral_nfa
-              AND f.cin_episode_id IN (SELECT cin_episode_id FROM lac)
-    ) l
+    UNION ALL
+    SELECT child_id, cin_episode_id, 'Assessment',
+           CASE WHEN has_s47 THEN 'Section 47' WHEN has_cinp THEN 'CIN plan' WHEN has_cpp THEN 'CP plan'
+                ELSE 'No further action' END
+    FROM f WHERE has_asmt AND NOT referral_nfa
+    UNION ALL
+    SELECT child_id, cin_episode_id, 'Section 47',
+           CASE WHEN has_cpp THEN 'CP plan' WHEN has_cinp THEN 'CIN plan' ELSE 'No further action' END
+    FROM f WHERE has_s47 AND NOT referral_nfa
+    UNION ALL
+    SELECT f.child_id, f.cin_episode_id, CASE WHEN f.has_cpp THEN 'CP plan' ELSE 'CIN plan' END, 'Looked after'
+    FROM f SEMI JOIN lac USING (cin_episode_id)
+    WHERE (f.has_cpp OR f.has_cinp) AND NOT f.referral_nfa
 ),
 base AS (
     SELECT links.child_id, links.source AS source_v, links.target AS target_v,

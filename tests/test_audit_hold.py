@@ -211,3 +211,36 @@ def test_head_rolled_back_while_held_refuses_the_next_append(tmp_path, never_idl
         trail.record(entry())
     r = AuditTrail(trail.path).verify()
     assert not r.ok and r.kind == "appended" and r.first_bad_seq == 2
+
+
+def test_threads_that_give_up_waiting_are_never_written_later(tmp_path):
+    """Waiting threads' entries are written together by whoever holds the lock (one commit for all). If the lock
+    is not obtained in time every one of them gets AuditError, and none of those entries turns up afterwards."""
+    path = tmp_path / "a.duckdb"
+    AuditTrail(path).record(entry("first"))                       # entry 1, then let go (object gone)
+    fd = os.open(f"{path}.lock", os.O_RDWR)
+    errors: list[BaseException] = []
+    got: list[int] = []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # an outside process holding the trail for longer than anyone waits
+        trail = AuditTrail(path, lock_timeout=0.5)
+
+        def work(k: int) -> None:
+            try:
+                got.append(trail.record(entry(f"late{k}")))
+            except AuditError as exc:
+                errors.append(exc)
+
+        pool = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+    finally:
+        os.close(fd)
+    assert got == [] and len(errors) == 4
+    assert all("locked" in str(e) for e in errors)
+    later = AuditTrail(path)
+    assert later.record(entry("after")) == 2
+    assert later.frame()["user"].to_list() == ["first", "after"]
+    assert later.verify().ok

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, int | float):
-        return value
+        return value if math.isfinite(value) else ""
     text = str(value)
     if text.startswith(FORMULA_TRIGGERS):
         return "'" + text

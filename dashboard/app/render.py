@@ -149,20 +149,23 @@ def _layout(fig: go.Figure, title: str, height: int = 340, ytitle: str = "") -> 
     return fig
 
 
-def _hidden_marks(fig: go.Figure, cats: list[str], reasons: list[str], symbols: list[str], horizontal=False):
-    """A hatched full-height band with the symbol for each hidden category, drawn on a separate 0..1 axis so
-    it can never be read as a value (and never as zero)."""
+def _hidden_marks(fig: go.Figure, cats: list[str], reasons: list[str], symbols: list[str], horizontal=False,
+                  group: str = "g0", name: str = "", first: bool = True):
+    """A hatched full-height band with the symbol for each hidden cell, drawn in the cell's own bar slot on a
+    separate 0..1 axis, so it can never be read as a value (and never as zero)."""
     if not cats:
         return
-    band = dict(name="Hidden (suppressed)", marker={"color": HIDDEN_FILL, "pattern": {"shape": "/"}},
+    band = dict(name="Hidden (suppressed)", legendgroup="hidden", showlegend=first,
+                marker={"color": HIDDEN_FILL, "pattern": {"shape": "/"}}, offsetgroup=group, alignmentgroup="all",
                 text=symbols, textposition="inside", insidetextanchor="middle",
-                textfont={"size": 14, "color": "#5d6d7e"}, customdata=reasons,
-                hovertemplate="%{x}: hidden (%{text})<br>%{customdata}<extra></extra>", showlegend=True)
+                textfont={"size": 14, "color": "#5d6d7e"}, customdata=reasons)
+    what = f"{name}: " if name else ""
     if horizontal:
-        band["hovertemplate"] = "%{y}: hidden (%{text})<br>%{customdata}<extra></extra>"
+        band["hovertemplate"] = f"%{{y}}: {what}hidden (%{{text}})<br>%{{customdata}}<extra></extra>"
         fig.add_trace(go.Bar(x=[1] * len(cats), y=cats, orientation="h", xaxis="x2", **band))
         fig.update_layout(xaxis2={"overlaying": "x", "range": [0, 1], "visible": False})
     else:
+        band["hovertemplate"] = f"%{{x}}: {what}hidden (%{{text}})<br>%{{customdata}}<extra></extra>"
         fig.add_trace(go.Bar(x=cats, y=[1] * len(cats), yaxis="y2", **band))
         fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False})
 
@@ -176,32 +179,32 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
     columns = [column] if isinstance(column, str) else list(column)
     fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k != by}
     fig = go.Figure()
-    hidden_cats, reasons, symbols = [], [], []
+    any_hidden = False
     for n, col in enumerate(columns):
         pairs = cube.series(a.res, fixed, by, col, order)
         shown = [(k, c) for k, c in pairs if not c.hidden and c.number is not None]
         xs, ys = [k for k, _ in shown], [c.number for _, c in shown]
         trace = go.Bar(x=ys, y=xs, orientation="h") if horizontal else go.Bar(x=xs, y=ys)
-        trace.update(name=cube.label_of(a.res, col), marker_color=PALETTE[n % len(PALETTE)],
+        name = cube.label_of(a.res, col)
+        trace.update(name=name, marker_color=PALETTE[n % len(PALETTE)], offsetgroup=f"g{n}", alignmentgroup="all",
                      text=[fmt(v, a.unit) for v in ys], textposition="outside", cliponaxis=False,
                      hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>" if not horizontal
                      else "%{y}: %{x}<extra>%{fullData.name}</extra>")
         fig.add_trace(trace)
-        for k, c in pairs:
-            if c.hidden and k not in hidden_cats:
-                hidden_cats.append(k)
-                reasons.append(c.why)
-                symbols.append(str(c.display))
+        hidden = [(k, c) for k, c in pairs if c.hidden]
+        _hidden_marks(fig, [k for k, _ in hidden], [c.why for _, c in hidden], [str(c.display) for _, c in hidden],
+                      horizontal, group=f"g{n}", name=name if len(columns) > 1 else "", first=not any_hidden)
+        any_hidden = any_hidden or bool(hidden)
     if order:
         cats = [o for o in order if o in {k for k, _ in cube.series(a.res, fixed, by, columns[0])}]
         if horizontal:
             fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(cats)))
         else:
             fig.update_xaxes(categoryorder="array", categoryarray=cats)
-    _hidden_marks(fig, hidden_cats, reasons, symbols, horizontal)
-    _layout(fig, title or a.title, height=max(300, 28 * len(hidden_cats) + 300) if horizontal else 340)
+    n_cats = len(cube.series(a.res, fixed, by, columns[0]))
+    _layout(fig, title or a.title, height=max(300, 34 * n_cats + 120) if horizontal else 340)
     if len(columns) == 1:
-        fig.update_layout(showlegend=bool(hidden_cats))
+        fig.update_layout(showlegend=any_hidden)
     _show(fig, a, key or f"{a.name}-{by}-{'-'.join(columns)}")
 
 
@@ -329,10 +332,11 @@ CSS = """
 div[data-testid="stMetric"] {background:#ffffff; border-radius:8px; padding:12px 16px;
   box-shadow:0 1px 2px rgba(16,24,40,.06); border-left:4px solid #1d4f91 !important;}
 div[data-testid="stMetricValue"] {font-size:1.9rem; font-weight:600; color:#1d4f91;}
-div[data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600; white-space:normal;
-  overflow:visible; text-overflow:clip; line-height:1.2;}
-[data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] div {white-space:normal !important;
-  overflow:visible !important; text-overflow:clip !important;}
+[data-testid="stMetricLabel"] {width:100%; min-height:3.6em; align-items:flex-start;}
+[data-testid="stMetricLabel"] > div {flex:1 1 0; min-width:0;}
+[data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600; line-height:1.2;
+  white-space:normal !important; overflow:visible !important; text-overflow:clip !important;}
+[data-testid="stMetricLabel"] .stMarkdownEllipsis {white-space:normal !important; overflow:visible !important;}
 div[data-testid="stPlotlyChart"] {background:#ffffff; border-radius:8px; padding:4px;
   box-shadow:0 1px 2px rgba(16,24,40,.06);}
 .csc-table-wrap {overflow-x:auto;}

@@ -7,7 +7,12 @@ Layout on disk (beside each other by default):
   <audit>          DuckDB file: tables audit_entry (one row per entry) and audit_child (child ids per entry)
   <audit>.head     JSON: the seq and hash of the newest entry, HMAC'd; written around every append
   <audit>.key      the HMAC key (created on first write with mode 0600) unless CSC_AUDIT_KEY is set
+  <audit>.wal      DuckDB's write-ahead log (entries committed since the last checkpoint, while a process holds it)
   <audit>.lock     the OS-level lock file: one writer at a time across processes
+  <audit>.lock.want  held shared by a process waiting for the trail, so that the holder lets go
+
+A process keeps the DuckDB connection and the flock between writes (see ``_Session``) and lets go when idle, when
+another process waits, on ``close()`` and at exit: appends cost a head write and a commit, not an open and close.
 """
 
 from __future__ import annotations
@@ -203,7 +208,7 @@ def hash_content(row: Mapping[str, Any], child_ids: list[str], prev_hash: str) -
 #: A process keeps its DuckDB connection and the flock while writes keep coming (opening and closing the file
 #: dominated the cost of an append), and lets go after this long without use, when the last AuditTrail object
 #: for the path is gone, at exit, or as soon as another process signals that it is waiting.
-IDLE_RELEASE = 0.3
+IDLE_RELEASE = 0.5
 WATCH_EVERY = 0.02
 
 
@@ -263,6 +268,27 @@ def _stat_sig(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+class _Slot:
+    """One record() call waiting to be written (by its own thread or by the thread that holds the lock)."""
+
+    def __init__(self, trail: AuditTrail, row: dict[str, Any], children: list[str]) -> None:
+        self.trail, self.row, self.children = trail, row, children
+        self.seq: int | None = None
+        self.error: str | None = None
+        self.done = threading.Event()
+
+    def result(self, path: Path) -> int:
+        if self.error is not None:
+            raise AuditError(self.error)
+        if self.seq is None:
+            raise AuditError(f"the audit entry was not written to {path}")
+        return self.seq
+
+    def fits(self, other: _Slot) -> bool:
+        return (self.trail.head_path == other.trail.head_path and self.trail._key == other.trail._key
+                and self.trail.key_path == other.trail.key_path)
+
+
 class _Session:
     """This process's hold on one trail file: the thread lock, and while held the flock + DuckDB connection.
 
@@ -288,6 +314,10 @@ class _Session:
         #: active_emergency_grants per user, valid while held (cleared on appending an emergency entry)
         self.grants: dict[str, list[tuple[str, datetime]]] = {}
         self.stop: threading.Event | None = None
+        #: records waiting for the lock (guarded by qlock): whoever gets the lock writes all compatible ones in one
+        #: transaction with one head write (group commit), so N waiting threads cost ~one append, not N
+        self.qlock = threading.Lock()
+        self.queue: list[_Slot] = []
 
     # ------------------------------------------------------------------ the OS lock
     def flock(self, mode: int, deadline: float, timeout: float, required: bool) -> int | None:
@@ -299,13 +329,13 @@ class _Session:
                 raise AuditError(f"cannot create the audit lock file {self.lock_path}: {exc.strerror}") from exc
             return None  # reading a copy in a read-only place: nobody else can be writing it through us
         try:
-            if _try_flock(fd, mode):
-                return fd
-            # Someone holds the trail. Say so on the 'want' lock (a holder that keeps the file open between
-            # writes checks it and lets go), after letting processes that were already waiting go first, so that a
-            # busy server that just let go cannot take the lock straight back and starve a CLI command.
+            # Someone holding the trail is told on the 'want' lock (a holder that keeps the file open between
+            # writes checks it and lets go). Processes that were already waiting go first, even if the lock is free
+            # this instant: a busy server that just let go must not take the lock straight back and starve a CLI.
             wfd = _open_quiet(self.want_path)
             try:
+                if (wfd is None or _nobody_waiting(wfd)) and _try_flock(fd, mode):
+                    return fd
                 if wfd is not None:
                     fair_until = min(deadline, time.monotonic() + 1.0)
                     while not _nobody_waiting(wfd) and time.monotonic() < fair_until:
@@ -332,6 +362,9 @@ class _Session:
     def open(self, trail: AuditTrail, deadline: float) -> duckdb.DuckDBPyConnection:
         if self.con is not None:
             return self.con
+        if str(self.path) in _FORK_POISONED:
+            raise AuditError(f"this process was forked while its parent held the audit trail {self.path} open; "
+                             "DuckDB cannot be shared across fork: start worker processes with 'spawn'")
         fd = self.flock(fcntl.LOCK_EX, deadline, trail.lock_timeout, required=True)
         try:
             con = trail._connect(read_only=False, deadline=deadline)
@@ -433,13 +466,25 @@ def close_all() -> None:
 
 
 _FORK_ORPHANS: list[Any] = []
+_FORK_POISONED: set[str] = set()
 
 
 def _after_fork_in_child() -> None:
-    # The child shares the parent's flock (same open file description) and must not close the parent's DuckDB
-    # instance: forget both (kept referenced so no destructor runs) and start with fresh sessions.
+    # The child shares the parent's flock (same open file description): close the child's copies of the lock fds
+    # so that a long-lived child cannot keep the trail locked after the parent lets go (the parent's own fds keep
+    # its lock). The parent's DuckDB connection is kept referenced, never closed here (closing would checkpoint
+    # the parent's database from the child). The child starts with fresh sessions.
     for s in _SESSIONS.values():
-        _FORK_ORPHANS.append((s.con, s.fd, s.wfd))
+        if s.con is not None:
+            # DuckDB would hand the child the parent's cached database instance (a stale copy whose writes the
+            # parent's next checkpoint would lose): this child must not use the trail at all. Fail closed.
+            _FORK_POISONED.add(str(s.path))
+        _FORK_ORPHANS.append(s.con)
+        for fd in (s.fd, s.wfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        s.con = s.fd = s.wfd = s.stop = None  # so that nothing in the child (a finalizer) closes or confirms
     _SESSIONS.clear()
     global _SESSIONS_GUARD
     _SESSIONS_GUARD = threading.Lock()
@@ -645,10 +690,24 @@ class AuditTrail:
 
     def _append(self, entry: Mapping[str, Any],
                 precheck: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
-        row, children = normalise(entry)
+        slot = _Slot(self, *normalise(entry))
+        s = self._s
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._thread_locked() as (s, deadline):
+            deadline = time.monotonic() + self.lock_timeout
+            if precheck is None:  # queued from here on: only a lock timeout may take it out again
+                with s.qlock:
+                    s.queue.append(slot)
+            if not s.tlock.acquire(timeout=self.lock_timeout):
+                return self._gave_up_waiting(s, slot)
+            try:
+                if slot.done.is_set():
+                    return slot.result(self.path)  # written by the thread that held the lock
+                batch = [slot]
+                if precheck is None:
+                    with s.qlock:
+                        batch += [x for x in s.queue if x is not slot and x.fits(slot)]
+                        s.queue = [x for x in s.queue if x not in batch]
                 try:
                     # a new key only for a new trail: a lost key must not be silently replaced (the head would
                     # then fail its MAC check, and a forger could otherwise delete the key to start afresh)
@@ -657,18 +716,39 @@ class AuditTrail:
                         raise AuditError(f"the audit key is missing ({KEY_ENV} or {self.key_path}); the trail "
                                          "cannot be extended safely")
                     con = s.open(self, deadline)
-                    seq = self._append_locked(s, con, key, row, children, precheck)
+                    self._append_locked(s, con, key, batch, precheck)
                 except BaseException as exc:
                     # let go on any failure: the next call reopens and re-checks the trail against its head,
                     # and a refused trail is not kept locked away from the officer's `audit verify`
                     s.release(confirm=isinstance(exc, AuditError) and s.checked is not None)
+                    why = str(exc) if isinstance(exc, AuditError) else f"cannot write the audit trail {self.path}: {exc}"
+                    for x in batch:  # nothing of the batch was committed (one transaction)
+                        x.error = why
+                        x.done.set()
                     raise
+                for x in batch:
+                    x.done.set()
                 s.after_use()
-                return seq
+                return int(slot.seq)  # type: ignore[arg-type]
+            finally:
+                s.tlock.release()
         except AuditError:
             raise
         except (duckdb.Error, OSError) as exc:
             raise AuditError(f"cannot write the audit trail {self.path}: {exc}") from exc
+
+    def _gave_up_waiting(self, s: _Session, slot: _Slot) -> int:
+        with s.qlock:
+            queued = any(x is slot for x in s.queue)
+            s.queue = [x for x in s.queue if x is not slot]
+        if queued:  # nobody took it: it will never be written
+            raise AuditError(f"the audit trail {self.path} stayed locked for {self.lock_timeout:.0f}s")
+        # The thread holding the lock took this entry into its batch and is writing it now: its result decides.
+        # (Its own waits are bounded by lock_timeout; if even that does not end, the outcome is unknown and the
+        # caller must refuse, though the entry may still be committed: an over-recorded access, never a lost one.)
+        if not slot.done.wait(self.lock_timeout + 30):
+            raise AuditError(f"the audit trail {self.path} did not confirm the entry in time")
+        return slot.result(self.path)
 
     def _check_against_head(self, s: _Session, con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         """Refuse to append to a trail that no longer matches its head (once per hold, or if the head moved)."""
@@ -693,42 +773,47 @@ class AuditTrail:
         s.checked, s.head_sig = sig, _stat_sig(self.head_path)
         s.unconfirmed = head is not None and (last_seq, last_hash) != (head.seq, head.hash)
 
-    def _append_locked(self, s: _Session, con: duckdb.DuckDBPyConnection, key: bytes, row: dict[str, Any],
-                       children: list[str], precheck: Callable[[duckdb.DuckDBPyConnection], None] | None) -> int:
+    def _append_locked(self, s: _Session, con: duckdb.DuckDBPyConnection, key: bytes, batch: list[_Slot],
+                       precheck: Callable[[duckdb.DuckDBPyConnection], None] | None) -> None:
+        """Append the batch's entries (in order) in one transaction; set each slot's seq."""
         self._check_against_head(s, con, key)
         if precheck is not None:
             precheck(con)
-        last_seq, last_hash = s.known_tail()
-        row = dict(row, seq=last_seq + 1, ts=_utc_naive(self._clock(), "ts"))
-        digest = hash_content(row, children, last_hash)
-        seal = self._mac(key, digest)
-        # One head write per append: it confirms the previous entry (committed already) and announces this one,
-        # and is on disk before the commit. A crash at any point leaves a head that verify accepts (this entry is
-        # absent and the head confirms the previous one, or it is present and announced). The announcement is
-        # turned into a confirmation when this process lets go of the trail (docs/audit.md, "Crash safety").
+        prev_seq, prev_hash = s.known_tail()
+        last_seq, last_hash = prev_seq, prev_hash
+        rows: list[tuple[dict[str, Any], list[str], str, str, str]] = []
+        for x in batch:
+            row = dict(x.row, seq=last_seq + 1, ts=_utc_naive(x.trail._clock(), "ts"))
+            digest = hash_content(row, x.children, last_hash)
+            rows.append((row, x.children, last_hash, digest, self._mac(key, digest)))
+            last_seq, last_hash = row["seq"], digest
+        # One head write per commit: it confirms the newest committed entry and announces the batch's last one,
+        # and is on disk before the commit. The batch commits all or nothing, so a crash at any point leaves a
+        # head that verify accepts (the trail ends at the confirmed entry, or at the announced one). The
+        # announcement becomes a confirmation when this process lets go of the trail (docs/audit.md).
         s.checked = None  # if anything below fails, the next append re-reads the trail and the head
-        st = _write_head_file(self.head_path, key, last_seq, last_hash, (row["seq"], digest))
+        st = _write_head_file(self.head_path, key, prev_seq, prev_hash, (last_seq, last_hash))
         names = [n for n, _, _ in FIELDS]
+        insert = (f"INSERT INTO audit_entry ({', '.join(chr(34) + n + chr(34) for n in names)}, prev_hash, hash, "
+                  f"seal) VALUES ({', '.join('?' for _ in names)}, ?, ?, ?)")
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                f"INSERT INTO audit_entry ({', '.join(chr(34) + n + chr(34) for n in names)}, prev_hash, hash, seal) "
-                f"VALUES ({', '.join('?' for _ in names)}, ?, ?, ?)",
-                [row[n] for n in names] + [last_hash, digest, seal],
-            )
-            if children:
-                con.execute("INSERT INTO audit_child VALUES " + ", ".join("(?, ?, ?)" for _ in children),
-                            [v for i, cid in enumerate(children) for v in (row["seq"], i, cid)])
+            for row, children, prev, digest, seal in rows:
+                con.execute(insert, [row[n] for n in names] + [prev, digest, seal])
+                if children:
+                    con.execute("INSERT INTO audit_child VALUES " + ", ".join("(?, ?, ?)" for _ in children),
+                                [v for i, cid in enumerate(children) for v in (row["seq"], i, cid)])
             con.execute("COMMIT")  # durable when it returns: DuckDB fsyncs its write-ahead log on commit
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-        s.tail, s.unconfirmed = (int(row["seq"]), digest), True
-        if row["event"] in ("emergency_access", "emergency_review"):
+        s.tail, s.unconfirmed = (last_seq, last_hash), True
+        if any(r[0]["event"] in ("emergency_access", "emergency_review") for r in rows):
             s.grants.clear()
         s.checked, s.head_sig = (str(self.head_path), key), (st.st_ino, st.st_mtime_ns, st.st_size)
-        return int(row["seq"])
+        for x, r in zip(batch, rows, strict=True):
+            x.seq = int(r[0]["seq"])
 
     # ------------------------------------------------------------------ emergency access
     def review_emergency(self, seq: int, reviewer: str, justified: bool, note: str | None = None, *,

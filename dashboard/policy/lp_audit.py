@@ -148,6 +148,19 @@ def guaranteed_widths(A: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, l
     return out
 
 
+def proven_safe(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
+                rs: RuleSet) -> np.ndarray:
+    """Mask of hidden cells whose protection `guaranteed_widths` proves (published cells held exact)."""
+    v = np.asarray(values, dtype=float).ravel()
+    hidden = (np.asarray(status) != PUBLISHED).ravel()
+    lower = np.where(hidden, hidden_lower_bound(rs), 0.0)
+    widths = guaranteed_widths(relation_matrix(np.shape(values), relations), v, hidden, lower)
+    out = np.zeros(v.size, dtype=bool)
+    for c, w in widths.items():
+        out[c] = w >= rs.protection_width - 1e-7
+    return out.reshape(np.shape(values))
+
+
 def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
                 width: float | None = None, full: bool = False, solve: bool = True,
                 unpublished: np.ndarray | None = None) -> list[Finding]:

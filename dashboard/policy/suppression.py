@@ -108,7 +108,7 @@ class _Axis:
 
 
 def hypercube_secondary(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
-                        rs: RuleSet, per_axis: int = 3) -> np.ndarray:
+                        rs: RuleSet, per_axis: int = 3, proven: np.ndarray | None = None) -> np.ndarray:
     """Secondary suppression by the hypercube method (as in tau-Argus' GHMITER), generalised to hierarchies.
 
     For every primary cell choose, on each axis, one elementary move through it (see _Axis.moves); their product
@@ -131,7 +131,7 @@ def hypercube_secondary(values: np.ndarray, status: np.ndarray, relations: Seque
     inner = [set(ax.children) for ax in axes_tree]              # margin (parent) indices per axis
     prim = np.flatnonzero(status.ravel() == PRIMARY)
     # a cell of a chosen move is protected by that move's segment: it needs no move of its own
-    covered = np.zeros(values.size, dtype=bool)
+    covered = np.zeros(values.size, dtype=bool) if proven is None else proven.ravel().copy()
     for t in prim[np.argsort(vflat[prim], kind="stable")]:
         if covered[t]:
             continue
@@ -225,11 +225,19 @@ class Unprotectable(ValueError):
     """No pattern of hidden cells protects this table; the caller must refuse it."""
 
 
-def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet) -> Protected:
+def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
+            prove_first: bool = False) -> Protected:
     """Primary suppression, rounding and (if the rule-set asks) secondary suppression of one count table."""
     values = np.asarray(values)
     status = np.where(primary_mask(values, rs), PRIMARY, PUBLISHED).astype(np.int8)
     if rs.secondary and status.any():
-        status = hypercube_secondary(values, status, relations, rs)
+        proven = None
+        if prove_first:
+            from dashboard.policy.lp_audit import proven_safe
+
+            # cells the hidden pattern already protects (a sound proof, see lp_audit.guaranteed_widths) need no
+            # hypercube of their own; hiding more later only widens what the attacker must consider
+            proven = proven_safe(values, status, relations, rs)
+        status = hypercube_secondary(values, status, relations, rs, proven=proven)
     published = np.where(status == PUBLISHED, round_published(values, rs), np.nan)
     return Protected(values, published, status)

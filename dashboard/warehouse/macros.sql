@@ -177,7 +177,8 @@ CREATE OR REPLACE MACRO reason_ceased_group(rec) AS
 -- ---------------------------------------------------------------- allocation
 -- Team (team_id) allocated to the child at date d: the allocation open at d (open_at rule); if several
 -- overlap, the one that started last, then the highest team_id (alloc_rank). 'Unallocated' when none.
--- Event measures join `allocation` with the same rule (set-based, for speed); team_on(d) serves stock measures.
+-- The measures join `allocation` with the same rule, set-based and restricted to the children in scope (faster
+-- than team_on(d), which works out every child's team; both are kept for ad-hoc use and tests).
 CREATE OR REPLACE MACRO alloc_rank(start_d, team_id) AS {'start': start_d, 'team': team_id};
 
 CREATE OR REPLACE MACRO team_at(c, d) AS coalesce(

@@ -115,7 +115,7 @@ def parse_query_file(path: Path) -> QuerySpec:
             type=(spec or {}).get("type", "integer"),
             default=(spec or {}).get("default"),
             description=(spec or {}).get("description", ""),
-            choices=(tuple(c) if isinstance((spec or {}).get("choices"), list) else (spec or {}).get("choices")),
+            choices=(tuple(spec["choices"]) if isinstance((spec or {}).get("choices"), list) else (spec or {}).get("choices")),
         )
         for name, spec in (h.get("parameters") or {}).items()
     )
