@@ -39,6 +39,9 @@ at_team AS (
            arg_max(al.team_id, alloc_rank(al.start_date, al.team_id)) AS team
     FROM w JOIN allocation al
       ON al.child_id = w.child_id AND open_at(al.start_date, al.end_date, w.authorisation_date)
+    -- the event date is in the year, so only allocations overlapping the year can be open on it
+    WHERE al.start_date <= census_end($census_year)
+      AND (al.end_date IS NULL OR al.end_date > census_start($census_year))
     GROUP BY ALL
 ),
 base AS (
@@ -52,16 +55,57 @@ base AS (
     LEFT JOIN child c USING (child_id)
     LEFT JOIN at_team atm ON atm.child_id = w.child_id AND atm.start_date IS NOT DISTINCT FROM w.start_date
                 AND atm.authorisation_date = w.authorisation_date
+),
+-- The cube is rolled up from the finest cells (one aggregation over base, one row per working-day count)
+-- joined with the grouping masks, instead of GROUP BY CUBE's aggregation (and median sort) over every
+-- assessment per grouping set (macros.sql, "cubes from pre-aggregates"). Counts add up; the median is read
+-- off each cell's working-day distribution: the middle value, or the mean of the two middle values (as
+-- median() interpolates); NULL working days count in assessments but not in the median.
+fine AS (
+    SELECT band_v, age_band_v, sex_v, disability_v, team_v, wd, count(*) AS n
+    FROM base
+    GROUP BY ALL
+),
+rolled AS (
+    SELECT m.g,
+           cube_label(m.g, 0, f.band_v) AS duration_band,
+           cube_label(m.g, 1, f.age_band_v) AS age_band,
+           cube_label(m.g, 2, f.sex_v) AS sex,
+           cube_label(m.g, 3, f.disability_v) AS disability,
+           cube_label(m.g, 4, f.team_v) AS team,
+           f.wd,
+           CAST(coalesce(sum(f.n), 0) AS BIGINT) AS n
+    FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+    WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+    GROUP BY m.g, duration_band, age_band, sex, disability, team, f.wd
+),
+dist AS (
+    SELECT r.*,
+           sum(n) OVER (PARTITION BY g, duration_band, age_band, sex, disability, team ORDER BY wd
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
+           sum(n) OVER (PARTITION BY g, duration_band, age_band, sex, disability, team) AS known
+    FROM rolled r
+    WHERE wd IS NOT NULL
+),
+med AS (
+    -- 0-based positions (known - 1) // 2 and known // 2 in the sorted working days of the cell
+    SELECT g, duration_band, age_band, sex, disability, team,
+           CAST(max(wd) FILTER (WHERE upto - n <= (known - 1) // 2 AND (known - 1) // 2 < upto) AS DOUBLE) AS lo,
+           CAST(max(wd) FILTER (WHERE upto - n <= known // 2 AND known // 2 < upto) AS DOUBLE) AS hi
+    FROM dist
+    GROUP BY ALL
+),
+cells AS (
+    SELECT g, duration_band, age_band, sex, disability, team,
+           CAST(sum(n) AS BIGINT) AS assessments,
+           CAST(coalesce(sum(n) FILTER (WHERE wd <= 45), 0) AS BIGINT) AS within_45
+    FROM rolled
+    GROUP BY ALL
 )
-SELECT CASE WHEN GROUPING(band_v) = 1 THEN 'Total' ELSE band_v END AS duration_band,
-       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS assessments,
-       count(*) FILTER (WHERE wd <= 45) AS within_45,
-       round(100.0 * count(*) FILTER (WHERE wd <= 45) / count(*), 1) AS pct_within_45,
-       median(wd) AS median_working_days
-FROM base
-GROUP BY CUBE (band_v, age_band_v, sex_v, disability_v, team_v)
+SELECT c.duration_band, c.age_band, c.sex, c.disability, c.team,
+       c.assessments,
+       c.within_45,
+       round(100.0 * c.within_45 / c.assessments, 1) AS pct_within_45,
+       m.lo + (m.hi - m.lo) * 0.5 AS median_working_days
+FROM cells c LEFT JOIN med m USING (g, duration_band, age_band, sex, disability, team)
 ORDER BY ALL

@@ -40,14 +40,24 @@ base AS (
     FROM cla e CROSS JOIN ref
     LEFT JOIN child c USING (child_id)
     LEFT JOIN tm t USING (child_id)
+),
+fine AS (
+    SELECT ls_v, place_v, age_band_v, sex_v, team_v,
+           count(*) AS n
+    FROM base
+    GROUP BY ALL
 )
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's one aggregation over base per grouping set; counts add up, so every cell and
+-- margin is the same (macros.sql, "cubes from pre-aggregates").
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
-SELECT CASE WHEN GROUPING(ls_v) = 1 THEN 'Total' ELSE ls_v END AS legal_status,
-       CASE WHEN GROUPING(place_v) = 1 THEN 'Total' ELSE place_v END AS placement_type,
-       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS children
-FROM base
-GROUP BY CUBE (ls_v, place_v, age_band_v, sex_v, team_v)
+SELECT cube_label(m.g, 0, f.ls_v) AS legal_status,
+       cube_label(m.g, 1, f.place_v) AS placement_type,
+       cube_label(m.g, 2, f.age_band_v) AS age_band,
+       cube_label(m.g, 3, f.sex_v) AS sex,
+       cube_label(m.g, 4, f.team_v) AS team,
+       CAST(coalesce(sum(f.n), 0) AS BIGINT) AS children
+FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+GROUP BY m.g, legal_status, placement_type, age_band, sex, team
 ORDER BY ALL

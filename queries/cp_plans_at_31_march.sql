@@ -43,14 +43,24 @@ base AS (
     FROM open_cpp o CROSS JOIN ref
     LEFT JOIN child c USING (child_id)
     LEFT JOIN tm t USING (child_id)
+),
+fine AS (
+    SELECT cat_v, age_band_v, sex_v, ethnicity_v, team_v,
+           count(*) AS n
+    FROM base
+    GROUP BY ALL
 )
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's one aggregation over base per grouping set; counts add up, so every cell and
+-- margin is the same (macros.sql, "cubes from pre-aggregates").
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
-SELECT CASE WHEN GROUPING(cat_v) = 1 THEN 'Total' ELSE cat_v END AS latest_category,
-       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS children
-FROM base
-GROUP BY CUBE (cat_v, age_band_v, sex_v, ethnicity_v, team_v)
+SELECT cube_label(m.g, 0, f.cat_v) AS latest_category,
+       cube_label(m.g, 1, f.age_band_v) AS age_band,
+       cube_label(m.g, 2, f.sex_v) AS sex,
+       cube_label(m.g, 3, f.ethnicity_v) AS ethnicity_group,
+       cube_label(m.g, 4, f.team_v) AS team,
+       CAST(coalesce(sum(f.n), 0) AS BIGINT) AS children
+FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+GROUP BY m.g, latest_category, age_band, sex, ethnicity_group, team
 ORDER BY ALL

@@ -33,6 +33,9 @@ WITH p AS (
 pt AS (
     SELECT p.child_id, p.start_date, p.end_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
     FROM p JOIN allocation a ON a.child_id = p.child_id AND open_at(a.start_date, a.end_date, p.end_date)
+    -- the event date is in the year, so only allocations overlapping the year can be open on it
+    WHERE a.start_date <= census_end($census_year)
+      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
     GROUP BY ALL
 ),
 base AS (
@@ -45,16 +48,58 @@ base AS (
     FROM p
     LEFT JOIN child c USING (child_id)
     LEFT JOIN pt USING (child_id, start_date, end_date)
+),
+kc AS (
+    SELECT *, count(*) OVER (PARTITION BY child_id) AS combos
+    FROM (SELECT DISTINCT child_id, band_v, cat_v, age_band_v, sex_v, team_v FROM base)
+),
+fine AS (
+    SELECT band_v, cat_v, age_band_v, sex_v, team_v,
+           count(*) AS n,
+           count(*) FILTER (WHERE band_v = '2 years or more') AS f0, 0 AS k1
+    FROM base
+    GROUP BY ALL
+    UNION ALL
+    SELECT band_v, cat_v, age_band_v, sex_v, team_v, 0, 0, count(*)
+    FROM kc WHERE combos = 1
+    GROUP BY ALL
+),
+cells AS (
+    SELECT m.g,
+           cube_label(m.g, 0, f.band_v) AS duration_band,
+           cube_label(m.g, 1, f.cat_v) AS latest_category,
+           cube_label(m.g, 2, f.age_band_v) AS age_band,
+           cube_label(m.g, 3, f.sex_v) AS sex,
+           cube_label(m.g, 4, f.team_v) AS team,
+           CAST(coalesce(sum(f.n), 0) AS BIGINT) AS n,
+           CAST(coalesce(sum(f.f0), 0) AS BIGINT) AS f0,
+           CAST(coalesce(sum(f.k1), 0) AS BIGINT) AS k1
+    FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+    WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+    GROUP BY m.g, duration_band, latest_category, age_band, sex, team
+),
+multi AS (
+    SELECT m.g,
+           cube_label(m.g, 0, kc.band_v) AS duration_band,
+           cube_label(m.g, 1, kc.cat_v) AS latest_category,
+           cube_label(m.g, 2, kc.age_band_v) AS age_band,
+           cube_label(m.g, 3, kc.sex_v) AS sex,
+           cube_label(m.g, 4, kc.team_v) AS team,
+           count(DISTINCT kc.child_id) AS k2
+    FROM kc CROSS JOIN cube_masks(5) m
+    WHERE kc.combos > 1
+    GROUP BY m.g, duration_band, latest_category, age_band, sex, team
 )
-SELECT CASE WHEN GROUPING(band_v) = 1 THEN 'Total' ELSE band_v END AS duration_band,
-       CASE WHEN GROUPING(cat_v) = 1 THEN 'Total' ELSE cat_v END AS latest_category,
-       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS plans,
-       count(*) FILTER (WHERE band_v = '2 years or more') AS plans_2y_plus,
-       round(100.0 * count(*) FILTER (WHERE band_v = '2 years or more') / count(*), 1) AS pct_2y_plus,
-       count(DISTINCT child_id) AS children
-FROM base
-GROUP BY CUBE (band_v, cat_v, age_band_v, sex_v, team_v)
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's aggregations over base per grouping set (macros.sql, "cubes from pre-aggregates").
+-- Event counts add up. Children do not, so they are counted apart: a child whose events all fall in one
+-- finest cell counts once in each cell above it (additive, summed like the events); only the few children
+-- spread over several cells are counted with DISTINCT per cell. The two groups are disjoint, so their sum is
+-- exactly count(DISTINCT child_id) of GROUP BY CUBE.
+SELECT c.duration_band, c.latest_category, c.age_band, c.sex, c.team,
+       c.n AS plans,
+       c.f0 AS plans_2y_plus,
+       round(100.0 * c.f0 / c.n, 1) AS pct_2y_plus,
+       CAST(c.k1 + coalesce(mk.k2, 0) AS BIGINT) AS children
+FROM cells c LEFT JOIN multi mk USING (g, duration_band, latest_category, age_band, sex, team)
 ORDER BY ALL

@@ -33,6 +33,9 @@ w AS (
 st AS (
     SELECT w.child_id, w.start_date, w.icpc_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
     FROM w JOIN allocation a ON a.child_id = w.child_id AND open_at(a.start_date, a.end_date, w.icpc_date)
+    -- the event date is in the year, so only allocations overlapping the year can be open on it
+    WHERE a.start_date <= census_end($census_year)
+      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
     GROUP BY ALL
 ),
 base AS (
@@ -45,15 +48,26 @@ base AS (
     FROM w
     LEFT JOIN child c USING (child_id)
     LEFT JOIN st USING (child_id, start_date, icpc_date)
+),
+fine AS (
+    SELECT age_band_v, sex_v, ethnicity_v, disability_v, team_v,
+           count(*) AS n,
+           count(*) FILTER (WHERE wd <= 15) AS f0
+    FROM base
+    GROUP BY ALL
 )
-SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
-       CASE WHEN GROUPING(disability_v) = 1 THEN 'Total' ELSE disability_v END AS disability,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS icpcs,
-       count(*) FILTER (WHERE wd <= 15) AS within_15,
-       round(100.0 * count(*) FILTER (WHERE wd <= 15) / count(*), 1) AS pct_within_15
-FROM base
-GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, disability_v, team_v)
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's one aggregation over base per grouping set; counts add up, so every cell and
+-- margin is the same (macros.sql, "cubes from pre-aggregates").
+SELECT cube_label(m.g, 0, f.age_band_v) AS age_band,
+       cube_label(m.g, 1, f.sex_v) AS sex,
+       cube_label(m.g, 2, f.ethnicity_v) AS ethnicity_group,
+       cube_label(m.g, 3, f.disability_v) AS disability,
+       cube_label(m.g, 4, f.team_v) AS team,
+       CAST(coalesce(sum(f.n), 0) AS BIGINT) AS icpcs,
+       CAST(coalesce(sum(f.f0), 0) AS BIGINT) AS within_15,
+       round(100.0 * CAST(coalesce(sum(f.f0), 0) AS BIGINT) / CAST(coalesce(sum(f.n), 0) AS BIGINT), 1) AS pct_within_15
+FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+GROUP BY m.g, age_band, sex, ethnicity_group, disability, team
 ORDER BY ALL

@@ -42,6 +42,9 @@ lac AS (
 rt AS (
     SELECT r.cin_episode_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
     FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
+    -- the event date is in the year, so only allocations overlapping the year can be open on it
+    WHERE a.start_date <= census_end($census_year)
+      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
     GROUP BY r.cin_episode_id
 ),
 links AS (

@@ -42,14 +42,54 @@ base AS (
     FROM m
     LEFT JOIN child c USING (child_id)
     LEFT JOIN tm t USING (child_id)
+),
+kc AS (
+    SELECT *, count(*) OVER (PARTITION BY child_id) AS combos
+    FROM (SELECT DISTINCT child_id, type_v, age_band_v, sex_v, ethnicity_v, team_v FROM base)
+),
+fine AS (
+    SELECT type_v, age_band_v, sex_v, ethnicity_v, team_v,
+           count(*) AS n, 0 AS k1
+    FROM base
+    GROUP BY ALL
+    UNION ALL
+    SELECT type_v, age_band_v, sex_v, ethnicity_v, team_v, 0, count(*)
+    FROM kc WHERE combos = 1
+    GROUP BY ALL
+),
+cells AS (
+    SELECT m.g,
+           cube_label(m.g, 0, f.type_v) AS missing_type,
+           cube_label(m.g, 1, f.age_band_v) AS age_band,
+           cube_label(m.g, 2, f.sex_v) AS sex,
+           cube_label(m.g, 3, f.ethnicity_v) AS ethnicity_group,
+           cube_label(m.g, 4, f.team_v) AS team,
+           CAST(coalesce(sum(f.n), 0) AS BIGINT) AS n,
+           CAST(coalesce(sum(f.k1), 0) AS BIGINT) AS k1
+    FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+    WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+    GROUP BY m.g, missing_type, age_band, sex, ethnicity_group, team
+),
+multi AS (
+    SELECT m.g,
+           cube_label(m.g, 0, kc.type_v) AS missing_type,
+           cube_label(m.g, 1, kc.age_band_v) AS age_band,
+           cube_label(m.g, 2, kc.sex_v) AS sex,
+           cube_label(m.g, 3, kc.ethnicity_v) AS ethnicity_group,
+           cube_label(m.g, 4, kc.team_v) AS team,
+           count(DISTINCT kc.child_id) AS k2
+    FROM kc CROSS JOIN cube_masks(5) m
+    WHERE kc.combos > 1
+    GROUP BY m.g, missing_type, age_band, sex, ethnicity_group, team
 )
-SELECT CASE WHEN GROUPING(type_v) = 1 THEN 'Total' ELSE type_v END AS missing_type,
-       CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(DISTINCT child_id) AS children,
-       count(*) AS episodes
-FROM base
-GROUP BY CUBE (type_v, age_band_v, sex_v, ethnicity_v, team_v)
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's aggregations over base per grouping set (macros.sql, "cubes from pre-aggregates").
+-- Event counts add up. Children do not, so they are counted apart: a child whose events all fall in one
+-- finest cell counts once in each cell above it (additive, summed like the events); only the few children
+-- spread over several cells are counted with DISTINCT per cell. The two groups are disjoint, so their sum is
+-- exactly count(DISTINCT child_id) of GROUP BY CUBE.
+SELECT c.missing_type, c.age_band, c.sex, c.ethnicity_group, c.team,
+       CAST(c.k1 + coalesce(mk.k2, 0) AS BIGINT) AS children,
+       c.n AS episodes
+FROM cells c LEFT JOIN multi mk USING (g, missing_type, age_band, sex, ethnicity_group, team)
 ORDER BY ALL

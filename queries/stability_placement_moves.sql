@@ -51,17 +51,29 @@ base AS (
     LEFT JOIN moves m USING (child_id)
     LEFT JOIN child c USING (child_id)
     LEFT JOIN tm t USING (child_id)
+),
+fine AS (
+    SELECT age_band_v, sex_v, ethnicity_v, place_v, team_v,
+           count(*) AS n,
+           count(*) FILTER (WHERE moves >= 1) AS f0,
+           count(*) FILTER (WHERE moves >= 2) AS f1
+    FROM base
+    GROUP BY ALL
 )
+-- The cube is rolled up from the finest cells (one aggregation over base) joined with the grouping masks,
+-- instead of GROUP BY CUBE's one aggregation over base per grouping set; counts add up, so every cell and
+-- margin is the same (macros.sql, "cubes from pre-aggregates").
 -- base holds one row per child, so count(*) counts distinct children (cheaper than DISTINCT in a cube).
-SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
-       CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,
-       CASE WHEN GROUPING(ethnicity_v) = 1 THEN 'Total' ELSE ethnicity_v END AS ethnicity_group,
-       CASE WHEN GROUPING(place_v) = 1 THEN 'Total' ELSE place_v END AS placement_type,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(*) AS children,
-       count(*) FILTER (WHERE moves >= 1) AS children_1plus_moves,
-       count(*) FILTER (WHERE moves >= 2) AS children_2plus_moves,
-       round(100.0 * count(*) FILTER (WHERE moves >= 2) / count(*), 1) AS pct_2plus_moves
-FROM base
-GROUP BY CUBE (age_band_v, sex_v, ethnicity_v, place_v, team_v)
+SELECT cube_label(m.g, 0, f.age_band_v) AS age_band,
+       cube_label(m.g, 1, f.sex_v) AS sex,
+       cube_label(m.g, 2, f.ethnicity_v) AS ethnicity_group,
+       cube_label(m.g, 3, f.place_v) AS placement_type,
+       cube_label(m.g, 4, f.team_v) AS team,
+       CAST(coalesce(sum(f.n), 0) AS BIGINT) AS children,
+       CAST(coalesce(sum(f.f0), 0) AS BIGINT) AS children_1plus_moves,
+       CAST(coalesce(sum(f.f1), 0) AS BIGINT) AS children_2plus_moves,
+       round(100.0 * CAST(coalesce(sum(f.f1), 0) AS BIGINT) / CAST(coalesce(sum(f.n), 0) AS BIGINT), 1) AS pct_2plus_moves
+FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
+GROUP BY m.g, age_band, sex, ethnicity_group, placement_type, team
 ORDER BY ALL

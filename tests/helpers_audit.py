@@ -6,7 +6,9 @@ published hash algorithm, but not the HMAC key.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,3 +110,24 @@ def write_many(path: str, worker: int, count: int) -> list[int]:
     trail = AuditTrail(Path(path), lock_timeout=120)
     return [trail.record(entry(f"proc{worker}", query=f"{worker}-{i}", child_ids=[f"P{worker}-{i}"]))
             for i in range(count)]
+
+
+@contextlib.contextmanager
+def spawn_pool(processes: int):
+    """A spawn-context Pool that works after Streamlit's AppTest ran in this test process.
+
+    AppTest's script runner leaves sys.modules["__main__"] pointing at the app script; spawn then re-runs that
+    script in every worker, which never becomes a worker, so the Pool respawns it forever. Workers need nothing
+    from __main__, so start them while a bare module stands in for it.
+    """
+    import multiprocessing
+    import types
+
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(processes)
+    finally:
+        sys.modules["__main__"] = saved
+    with pool:
+        yield pool

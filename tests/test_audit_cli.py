@@ -156,3 +156,44 @@ def test_reading_commands_do_not_create_a_trail(tmp_path):
         r = run(missing, *args)
         assert r.exit_code != 0 and "Error: no audit trail at" in r.stderr, args
     assert not missing.exists()
+
+
+# ------------------------------------------------------------------------------------------ who may read
+# access_policies: only ig_officer is granted the purpose `audit` (tier aggregate); its lawful basis names
+# "Art 15 subject access" (purposes.yml).
+def test_reading_is_recorded_with_the_audit_grant_and_its_lawful_basis(trail):
+    r = run(trail.path, "child", "C1", "--as", "ig_officer")
+    assert r.exit_code == 0, r.output
+    last = entries(trail.path).row(-1, named=True)
+    assert (last["role"], last["purpose"], last["tier"], last["outcome"]) == ("ig_officer", "audit", "aggregate",
+                                                                              "allowed")
+    assert "Art 15 subject access" in last["lawful_basis"]
+    assert list(last["teams"]) == []
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["child", "C1", "--role", "social_worker"], "'social_worker' is not granted the audit purpose"),
+    (["child", "C1", "--as", "nobody"], "'nobody' is not a role"),
+    (["export", "--as", "bi_analyst"], "'bi_analyst' is not granted the audit purpose"),
+    (["review", "--role", "team_manager"], "'team_manager' is not granted the audit purpose"),
+    (["unusual", "--role", "partner"], "'partner' is not granted the audit purpose"),
+])
+def test_a_role_without_the_audit_purpose_is_refused_and_recorded(trail, args, says):
+    r = run(trail.path, *args)
+    assert r.exit_code != 0 and r.stdout == ""
+    assert r.stderr.startswith("Error: ") and says in r.stderr and "ig_officer" in r.stderr
+    assert "Traceback" not in r.output
+    # recorded as refused (the trail held 3 entries), and the trail still verifies
+    rows = entries(trail.path)
+    assert rows.height == 4
+    last = rows.row(-1, named=True)
+    assert (last["user"], last["role"], last["outcome"], last["purpose"]) == ("ivy", args[-1], "refused", "audit")
+    assert AuditTrail(trail.path).verify().ok
+
+
+def test_a_decision_by_a_role_without_the_audit_purpose_is_refused(trail):
+    r = run(trail.path, "decide", "2", "--justified", "--note", "fine", "--role", "service_manager")
+    assert r.exit_code != 0 and "'service_manager' is not granted the audit purpose" in r.stderr
+    rows = entries(trail.path)
+    assert rows.filter(event="emergency_review", outcome="allowed").is_empty()
+    assert rows.row(-1, named=True)["outcome"] == "refused"

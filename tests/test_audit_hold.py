@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers_audit import Clock, entry, write_many
+from helpers_audit import Clock, entry, spawn_pool, write_many
 
 import dashboard.audit.trail as trail_module
 from dashboard.audit import AuditError, AuditTrail
@@ -111,8 +110,7 @@ def test_processes_and_threads_interleaved_lose_nothing(tmp_path):
     path = tmp_path / "a.duckdb"
     seqs: list[int] = []
     errors: list[BaseException] = []
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
+    with spawn_pool(2) as pool:
         pending = pool.starmap_async(write_many, [(str(path), w, 12) for w in range(2)])
         _threads_writing(path, 4, 8, seqs, errors)
         from_processes = pending.get(timeout=300)

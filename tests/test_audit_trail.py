@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import multiprocessing
 import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers_audit import Clock, copy_trail, entry, forge, insert_row, row, sql, write_many
+from helpers_audit import Clock, copy_trail, entry, forge, insert_row, row, spawn_pool, sql, write_many
 
 from dashboard.audit import AuditError, AuditTrail
 
@@ -227,8 +226,7 @@ def test_many_threads_lose_nothing(tmp_path):
 @pytest.mark.slow
 def test_many_processes_lose_nothing(tmp_path):
     path = tmp_path / "a.duckdb"
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
+    with spawn_pool(3) as pool:
         results = pool.starmap(write_many, [(str(path), w, 20) for w in range(3)])
     seqs = sorted(s for r in results for s in r)
     assert seqs == list(range(1, 61))

@@ -80,9 +80,9 @@ def _wait_http(url: str, expect: str | None, seconds: float, proc: subprocess.Po
 
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        proc.terminate()
+        proc.terminate()        # `serve` passes SIGTERM on to Streamlit
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
@@ -126,6 +126,16 @@ def servers(tmp_path_factory):
             _stop(p)
         for f in logs:
             f.close()
+    # stopping `serve` must stop the Streamlit server it started: nothing may keep serving afterwards
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the Streamlit server kept running after `csc-dashboard serve` was stopped")
 
 
 @pytest.fixture(scope="module")

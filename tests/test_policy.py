@@ -62,6 +62,10 @@ def _edit(d: Path, name: str, change) -> None:
      r"columns.yml: tables.child.columns.dob: unknown class 'public'"),
     ("rulesets.yml", lambda d: d["rulesets"]["dfe"].update(suppress_max=-1),
      r"rulesets.yml: rulesets.dfe.suppress_max: must be a whole number"),
+    ("rulesets.yml", lambda d: d["rulesets"]["dfe"].update(max_dimensions=0),
+     r"rulesets.yml: rulesets.dfe.max_dimensions: must be a whole number >= 1"),
+    ("rulesets.yml", lambda d: d["rulesets"]["nhs"].update(max_dimensions="all"),
+     r"rulesets.yml: rulesets.nhs.max_dimensions: must be a whole number >= 1"),
     ("claims.yml", lambda d: d["roles"].update({"CSC.Root": "root"}),
      r"claims.yml: roles.CSC.Root: unknown role 'root'"),
 ])
@@ -149,3 +153,9 @@ def test_cli_policy_check_and_explain(cli_env, tmp_path):
     _edit(bad, "columns.yml", lambda d: d["tables"]["episode"]["columns"].pop("home_post"))
     r = runner.invoke(app, [*base, "policy", "check", "--policies", str(bad), "--queries", str(q)])
     assert r.exit_code != 0 and "tables.episode.columns.home_post: schema column left unclassified" in r.stderr
+
+
+def test_shipped_rule_sets_publish_at_most_two_dimensions():
+    # the linked-tables protection (docs/privacy-model.md section 4) is audited for 2-way tables
+    assert {name: rs.max_dimensions for name, rs in load_policy().rulesets.items()} == \
+        {"dfe": 2, "nhs": 2, "ons": 2, "partner": 2}

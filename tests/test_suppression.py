@@ -200,3 +200,150 @@ def test_protecting_shared_tables_separately_can_leak():
     # is the same as a's; any team total shown in b but hidden in a reveals it.
     assert pa.status[1, 0] != PUBLISHED                      # T1's total hidden in table a
     assert b[1, 0] == a[1, 0] == 3                           # ... and it is the same number as b's T1 total
+
+
+# ---------------------------------------------------------------------------------------------- linked tables
+# The gate publishes only the cells of a cube broken down by at most max_dimensions (2) dimensions: every 2-way
+# table of a pair of dimensions with its 1-way margins and the grand total. The attacker's system below is
+# written here from the published tables themselves (not from lp_audit.relation_matrix): for each pair (a, b),
+# every row and every column of the a x b table with its margin; hidden cells free, >= 1 (true zeros are shown).
+
+from itertools import combinations  # noqa: E402
+
+from scipy import sparse  # noqa: E402
+
+from dashboard.policy.lp_audit import feasible_intervals  # noqa: E402
+from dashboard.policy.suppression import UNPUBLISHED, round_published  # noqa: E402
+
+
+def linked_system(shape: tuple[int, ...], k: int = 2):
+    """Published cells (index 0 of an axis is its Total) and the equations of every published k-way table."""
+    nd = len(shape)
+    cells = [c for c in np.ndindex(*shape) if sum(x != 0 for x in c) <= k]
+    index = {c: i for i, c in enumerate(cells)}
+    rows = []
+    for a, b in combinations(range(nd), 2):
+        for line_axis, other in ((a, b), (b, a)):
+            for j in range(shape[other]):                      # one line per value (Total included) of the other
+                base = [0] * nd
+                base[other] = j
+                parent = tuple(base)
+                kids = []
+                for i in range(1, shape[line_axis]):
+                    c = list(base)
+                    c[line_axis] = i
+                    kids.append(index[tuple(c)])
+                rows.append((index[parent], kids))
+    data, ri, ci = [], [], []
+    for r, (p, kids) in enumerate(rows):
+        ri += [r] * (1 + len(kids))
+        ci += [p, *kids]
+        data += [1.0] + [-1.0] * len(kids)
+    A = sparse.csr_matrix((data, (ri, ci)), shape=(len(rows), len(cells)))
+    return cells, A
+
+
+def attacker_intervals(v: np.ndarray, status: np.ndarray, rs, k: int = 2):
+    """Each hidden published cell's feasible interval, from the published tables only."""
+    cells, A = linked_system(v.shape, k)
+    vals = np.array([v[c] for c in cells], dtype=float)
+    st = np.array([status[c] for c in cells])
+    hidden = st != PUBLISHED
+    lower = np.where(hidden, 1.0, 0.0)
+    upper = np.full(len(cells), np.inf)
+    free = hidden.copy()
+    if rs.round_to > 1:
+        # a rounded count r is only known to lie in r - 2 .. r + 2 (round to 5), and above the hidden range
+        r = round_published(vals, rs)
+        rounded = ~hidden & (r != 0)
+        lower[rounded] = np.maximum(r[rounded] - (rs.round_to - 1) // 2, rs.suppress_max + 1)
+        upper[rounded] = r[rounded] + (rs.round_to - 1) // 2
+        free |= rounded
+    targets = np.flatnonzero(hidden)
+    iv = feasible_intervals(A, vals, lower, upper, free, targets)
+    return {cells[t]: (vals[t], *iv[int(t)]) for t in targets}
+
+
+def assert_linked_safe(v, p, rs, k=2):
+    assert ((p.status == UNPUBLISHED) == (np.count_nonzero(np.indices(v.shape), axis=0) > k)).all()
+    for cell_, (true, lo, hi) in attacker_intervals(v, p.status, rs, k).items():
+        assert lo <= true <= hi and hi - lo >= rs.protection_width - 1e-7, (cell_, true, lo, hi)
+    # and the project's own audit agrees (published equations only, status UNPUBLISHED left out)
+    assert audit_table(v, p.status, [flat_relations(n) for n in v.shape], rs, full=True) == []
+
+
+@pytest.mark.property
+def test_linked_tables_zeros_trap_keeps_true_zeros_and_protects_a_team_of_one():
+    # team (T1, T2) x sex (F, M) x disability (Y, N). T1 has one child, a disabled girl; T2 has 6 girls and 6 boys,
+    # 3 of each disabled. Published: team x sex, team x disability, sex x disability, margins, grand total.
+    # T1 = 1 is hidden, and so are (T1, F) = 1 and (T1, Y) = 1. T1's zeros - (T1, M) and (T1, N) - are true
+    # zeros and stay shown: a hidden 0 could only move up, so it cannot hide anything.
+    inner = np.zeros((2, 2, 2), dtype=int)
+    inner[0, 0, 0] = 1
+    inner[1] = [[3, 3], [3, 3]]
+    v = with_margins(inner)
+    rs = POLICY.rulesets["dfe"]
+    p = protect(v, flat_rels(v), rs, max_dims=2)
+    assert p.status[1, 0, 0] == PRIMARY and p.status[1, 1, 0] == PRIMARY and p.status[1, 0, 1] == PRIMARY
+    assert p.status[1, 2, 0] == PUBLISHED and p.published[1, 2, 0] == 0          # (T1, M) = 0
+    assert p.status[1, 0, 2] == PUBLISHED and p.published[1, 0, 2] == 0          # (T1, N) = 0
+    assert p.status[1, 1, 1] == UNPUBLISHED                                     # a 3-way cell
+    assert p.status[0, 0, 0] == PUBLISHED and p.published[0, 0, 0] == 13        # the grand total: 1 + 12
+    assert_linked_safe(v, p, rs)
+
+
+@pytest.mark.property
+def test_linked_tables_singletons_trap():
+    # ethnicity (A, B, C) x sex (F, M) x team (T1, T2); A has one child (F, T1), B one child (M, T2), C ten.
+    # Hiding only the small cells leaves A + B = 12 - 10 = 2 with both >= 1: both exactly 1.
+    inner = np.zeros((3, 2, 2), dtype=int)
+    inner[0, 0, 0] = 1
+    inner[1, 1, 1] = 1
+    inner[2] = [[3, 2], [2, 3]]
+    v = with_margins(inner)
+    rs = POLICY.rulesets["dfe"]
+    naive = np.where((v >= 1) & (v <= 5), PRIMARY, PUBLISHED).astype(np.int8)
+    naive[np.count_nonzero(np.indices(v.shape), axis=0) > 2] = UNPUBLISHED
+    exposed = attacker_intervals(v, naive, rs)
+    assert exposed[(1, 0, 0)][1:] == (1.0, 1.0) and exposed[(2, 0, 0)][1:] == (1.0, 1.0)
+    p = protect(v, flat_rels(v), rs, max_dims=2)
+    assert_linked_safe(v, p, rs)
+
+
+@pytest.mark.property
+def test_two_tables_sharing_a_margin_are_protected_as_linked_tables():
+    """Team x sex and team x disability share the team margin (and sex x disability shares theirs). T1 has 3
+    children (2 disabled girls, 1 disabled boy): T1 = 3 is small, so it is hidden - one cell, hidden in every
+    table that contains it - and the LP over all three published tables at once pins nothing down."""
+    rs = POLICY.rulesets["dfe"]
+    inner = np.zeros((2, 2, 2), dtype=int)        # team x sex x disability
+    inner[0, 0, 0], inner[0, 1, 0] = 2, 1
+    inner[1] = [[10, 10], [15, 15]]
+    v = with_margins(inner)
+    assert v[1, 0, 0] == 3 and v[0, 0, 0] == 53                               # T1; all children: 3 + 50
+    p = protect(v, flat_rels(v), rs, max_dims=2)
+    assert p.status[1, 0, 0] == PRIMARY
+    assert p.status[1, 0, 2] == PUBLISHED and p.published[1, 0, 2] == 0       # T1 non-disabled: a true zero
+    assert p.status[0, 0, 0] == PUBLISHED                                     # the grand total is shown
+    assert_linked_safe(v, p, rs)
+
+
+def linked_cubes():
+    return st.integers(3, 4).flatmap(
+        lambda k: st.lists(st.integers(2, 3), min_size=k, max_size=k).flatmap(
+            lambda shape: st.lists(st.one_of(st.integers(0, 3), st.integers(0, 12)), min_size=int(np.prod(shape)),
+                                   max_size=int(np.prod(shape))).map(lambda xs: np.array(xs).reshape(shape))))
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("ruleset", RULESETS)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inner=linked_cubes())
+def test_linked_two_way_tables_pass_the_lp_audit(ruleset, inner):
+    rs = POLICY.rulesets[ruleset]
+    v = with_margins(inner)
+    p = protect(v, flat_rels(v), rs, max_dims=2)
+    published = p.status != UNPUBLISHED
+    assert (p.status[published] == PRIMARY).sum() == ((v[published] >= rs.primary_range[0])
+                                                       & (v[published] <= rs.suppress_max)).sum()
+    assert_linked_safe(v, p, rs)

@@ -108,6 +108,57 @@ def test_export_from_real_mart_suppresses_small_counts(analyst):
     assert out.rows == [["F", 7], ["M", "c"]]
 
 
+# ------------------------------------------------------------------------------------------ subject access
+# Hand-worked from the fixture: boys in the mart C04 C10 C12 (C03 and C08 objected), girls C01 C02 C05 C06 C07
+# C09 C11. Each statement's entry names the children whose pseudonymised rows it displayed, however they were
+# displayed, and none when the statement hides them.
+BOYS = ["C04", "C10", "C12"]
+GIRLS = ["C01", "C02", "C05", "C06", "C07", "C09", "C11"]
+
+
+def _statement_entry(gate, res):
+    return gate.trail.frame().filter(seq=res.audit_seq).row(0, named=True)
+
+
+@pytest.mark.parametrize(("sql", "children"), [
+    ("SELECT child_id, sex FROM child WHERE sex = 'M'", BOYS),
+    ("SELECT child_id AS who FROM child WHERE sex = 'F'", GIRLS),              # renamed column
+    ("SELECT sex, list(child_id ORDER BY child_id) AS ids FROM child GROUP BY sex", sorted(BOYS + GIRLS)),
+    ("SELECT 'child ' || child_id AS label FROM child WHERE sex = 'M'", BOYS),  # pseudonym inside text
+    ("SELECT c FROM child c WHERE sex = 'M'", BOYS),                            # the whole row as a struct
+    ("SELECT sex, count(*) AS n FROM child GROUP BY sex", []),                  # aggregate: no child's row shown
+    ("SELECT count(DISTINCT child_id) AS n FROM cin_episode", []),
+])
+def test_statement_entry_names_the_children_behind_the_pseudonyms_it_displayed(gate, analyst, sql, children):
+    res = analyst.run(sql)
+    e = _statement_entry(gate, res)
+    assert (e["event"], e["outcome"]) == ("sql", "allowed")
+    assert sorted(e["child_ids"]) == children
+    assert not set(OBJECTORS) & set(e["child_ids"])
+    # the map stays in Python: the analyst's result and instance never hold a council id
+    shown = {str(v) for row in res.frame.iter_rows() for v in row}
+    assert not any(cid in v for v in shown for cid in (c[0] for c in CHILDREN))
+
+
+def test_pseudonym_map_is_not_in_the_analysts_instance(analyst):
+    raw = {c[0] for c in CHILDREN}
+    tables = analyst.run("SELECT table_name FROM information_schema.tables").frame["table_name"].to_list()
+    for t in tables:
+        for row in analyst.run(f'SELECT * FROM "{t}"').frame.iter_rows():
+            assert not {str(v) for v in row} & raw, t
+
+
+def test_statement_showing_a_truncated_result_names_only_the_rows_displayed(gate):
+    from dashboard.workbench import Limits
+
+    with Workbench.open(gate, Principal(user="amy", role="bi_analyst", purpose="planning"),
+                        limits=Limits(row_cap=2)) as wb:
+        res = wb.run("SELECT child_id FROM child WHERE sex = 'M'")
+    assert res.row_count == 3 and res.frame.height == 2
+    assert len(_statement_entry(gate, res)["child_ids"]) == 2      # two of C04 C10 C12 were put on screen
+    assert set(_statement_entry(gate, res)["child_ids"]) < set(BOYS)
+
+
 @pytest.mark.parametrize(("role", "purpose"), [("service_manager", "service_management"),
                                                ("partner", "planning")])
 def test_role_without_pseudonymised_tier_is_refused_and_recorded(gate, role, purpose):

@@ -82,6 +82,19 @@ def test_refused_statement_shows_reason_then_good_query_works(env):
     assert not at.error and list(result(at)["n"]) == [8, 9]
 
 
+def test_page_statement_is_recorded_with_the_children_it_displayed(env):
+    from dashboard.audit import AuditTrail
+
+    at = workbench(user("CSC.BIAnalyst"))
+    at = run_sql(at, "SELECT child_id, sex FROM child WHERE sex = 'F'")
+    assert not at.error
+    shown = next(d.value for d in at.dataframe if list(d.value.columns) == ["child_id", "sex"])
+    assert len(shown) == 8 and not any(v.startswith("C0") for v in shown["child_id"])   # pseudonyms only
+    # girls are the even numbers: C002, C004, ..., C016
+    e = AuditTrail(env / "audit.duckdb").frame().filter(event="sql", path="workbench", outcome="allowed")
+    assert sorted(e.row(-1, named=True)["child_ids"]) == [f"C{n:03d}" for n in range(2, 17, 2)]
+
+
 def test_export_is_output_checked(env):
     at = workbench(user("CSC.BIAnalyst"))
     # allocations: T01 holds C001..C014 (14), T02 holds C015..C017 (3): 3 is in 1..5, so dfe hides it

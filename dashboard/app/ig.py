@@ -57,9 +57,13 @@ def downloads(g, principal, frame_fn: Callable[[], pl.DataFrame], name: str, par
 
     def make(fmt: str) -> Callable[[], bytes]:
         def build() -> bytes:
-            # recorded first (AuditError propagates: no file without a record)
+            # recorded first (AuditError propagates: no file without a record); the grant is checked again here
+            # because the file is made on a later click, and its lawful basis goes with it into the child's
+            # subject access report (Refusal propagates too: no file for a principal without the audit purpose)
+            grant, purpose = g.grant_for(principal)
             g.trail.record({"user": principal.user, "role": principal.role, "teams": list(principal.teams),
-                            "purpose": principal.purpose, "path": f"export:{fmt}", "params": params,
+                            "purpose": principal.purpose, "lawful_basis": purpose.lawful_basis.text(),
+                            "tier": grant.tier, "path": f"export:{fmt}", "params": params,
                             "outcome": "allowed", "event": "audit_export", "query": name,
                             "child_ids": [str(c) for c in (child_ids or [])]})
             f = frame_fn()

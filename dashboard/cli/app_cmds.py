@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,29 @@ def ensure_demo_pseudonym_key(env: dict[str, str], directory: Path | None = None
     return path
 
 
+def run_until_stopped(child: subprocess.Popen) -> int:
+    """Wait for Streamlit; pass a stop signal (systemd's SIGTERM, Ctrl+C) on to it, so no orphaned server keeps
+    serving data after `serve` has been told to stop."""
+
+    def forward(signum, _frame):
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:
+                continue
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    # Streamlit exits 0 on SIGTERM/SIGINT; a negative code means it was killed by a signal
+    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -119,10 +143,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("Demo mode: personas are offered only while no [auth] sign-in is configured.", err=True)
         typer.echo(f"Dashboard on http://{address}:{port}  (Ctrl+C to stop)", err=True)
         try:
-            code = subprocess.call(streamlit_command(port, address, secrets), env=env, cwd=str(PROJECT_ROOT))
-        except KeyboardInterrupt:
-            code = 0
+            child = subprocess.Popen(streamlit_command(port, address, secrets), env=env, cwd=str(PROJECT_ROOT))
         except OSError as e:
             raise fail(f"could not start Streamlit: {e}") from None
+        code = run_until_stopped(child)
         if code:
             raise typer.Exit(code)

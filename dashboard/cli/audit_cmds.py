@@ -2,6 +2,10 @@
 
 Every command that shows entries first records the officer's own reading in the trail (event 'audit_read'):
 whoever reads the audit trail is audited too. If that record cannot be written, nothing is shown.
+
+The reader acts under the purpose ``audit``: ``--role``/``--as`` must be a role granted that purpose in
+access_policies/roles.yml (``ig_officer``); any other role is refused, and the refusal is recorded, as the gate
+does for queries. The reading is recorded with that grant's tier and the purpose's lawful basis.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from dashboard.audit.unusual import (
     load_thresholds,
 )
 from dashboard.cli import fail
+from dashboard.config import POLICY_DIR
+from dashboard.policy import PolicyError, load_policy
+
+AUDIT_PURPOSE = "audit"
 
 audit_app = typer.Typer(help="The audit trail: verify it, export it, subject access reports, emergency reviews.",
                         no_args_is_help=True)
@@ -43,7 +51,8 @@ class ReportFormat(StrEnum):
 
 OfficerOpt = Annotated[str | None, typer.Option(
     "--officer", envvar="CSC_USER", help="Who is reading the trail (recorded; default: your login name).")]
-RoleOpt = Annotated[str, typer.Option("--role", help="The reader's role, recorded with the entry.")]
+RoleOpt = Annotated[str, typer.Option("--role", "--as", help="The reader's role: one granted the audit purpose "
+                                      "(access_policies/roles.yml); recorded with the entry.")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
 
 
@@ -78,11 +87,42 @@ def _date(value: str | None, option: str) -> date | None:
         raise fail(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
+def _authorise(trail: AuditTrail, officer: str, role: str, path: str, params: dict, *,
+               event: str = "audit_read", child_ids: list[str] | None = None) -> dict:
+    """The reader's grant under the audit purpose, as audit-entry fields; else a recorded refusal (fail closed).
+
+    Why: the trail names children and what was done to them; only a role the policy grants the audit purpose may
+    read it, however the command was typed. An unknown role or policy problem is a refusal, never a default.
+    """
+    try:
+        policy = load_policy(POLICY_DIR)
+    except PolicyError as exc:
+        raise fail(f"the access policy cannot be read, so the audit trail is not shown: {exc}") from None
+    grant = policy.roles[role].grants.get(AUDIT_PURPOSE) if role in policy.roles else None
+    purpose = policy.purposes.get(AUDIT_PURPOSE)
+    if grant is None or purpose is None:
+        readers = sorted(r.name for r in policy.roles.values() if AUDIT_PURPOSE in r.grants)
+        what = "is not a role" if role not in policy.roles else "is not granted the audit purpose"
+        reason = (f"{role!r} {what} in access_policies/roles.yml, so it may not read the audit trail "
+                  f"(roles that may: {', '.join(readers) or 'none'}); use --role {readers[0] if readers else '...'}")
+        try:
+            trail.record({"user": officer, "role": role, "teams": [], "purpose": AUDIT_PURPOSE, "path": path,
+                          "event": event, "outcome": "refused", "reason": reason, "params": params,
+                          "child_ids": child_ids or []})
+        except AuditError as exc:
+            raise fail(f"{reason} (and the audit trail could not record this: {exc})") from None
+        raise fail(reason)
+    # an officer acting for the whole authority has no team; recorded as such, not left blank
+    return {"role": role, "teams": [], "purpose": AUDIT_PURPOSE, "lawful_basis": purpose.lawful_basis.text(),
+            "tier": grant.tier}
+
+
 def _record_read(trail: AuditTrail, officer: str, role: str, path: str, params: dict, *, rows: int | None = None,
                  child_ids: list[str] | None = None, query: str | None = None) -> None:
-    """Record the officer's reading BEFORE it is shown; if it cannot be recorded, stop (fail closed)."""
+    """Check the reader's role, then record the reading BEFORE it is shown; if it cannot be recorded, stop."""
+    grant = _authorise(trail, officer, role, path, params, child_ids=child_ids)
     try:
-        trail.record({"user": officer, "role": role, "purpose": "audit", "path": path, "event": "audit_read",
+        trail.record({"user": officer, **grant, "path": path, "event": "audit_read",
                       "outcome": "allowed", "query": query, "params": params, "rows": rows,
                       "child_ids": child_ids or []})
     except AuditError as exc:
@@ -219,9 +259,10 @@ def decide_cmd(
     """Record a review decision on one emergency access (its own entry in the trail)."""
     if justified is None:
         raise fail("say --justified or --not-justified")
+    trail, who = _trail(ctx), _officer(officer)
+    _authorise(trail, who, reader_role, "cli:audit decide", {"seq": seq}, event="emergency_review")
     try:
-        rseq = _trail(ctx).review_emergency(seq, _officer(officer), justified, note, role=reader_role,
-                                            path="cli:audit decide")
+        rseq = trail.review_emergency(seq, who, justified, note, role=reader_role, path="cli:audit decide")
     except AuditError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"Recorded review of emergency access {seq} as entry {rseq}: "

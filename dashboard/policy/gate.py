@@ -25,7 +25,7 @@ from dashboard.config import POLICY_DIR, QUERIES_DIR, Settings
 from dashboard.policy.identity import Principal
 from dashboard.policy.model import ColumnClass, Grant, Policy, Purpose, RuleSet, load_policy
 from dashboard.policy.pseudonym import KeyMissing, load_key, postcode_district, pseudonymise, to_month
-from dashboard.policy.suppression import PRIMARY, PUBLISHED, flat_relations, protect
+from dashboard.policy.suppression import PRIMARY, PUBLISHED, Unprotectable, flat_relations, protect
 from dashboard.warehouse.db import CHILD_TABLES, open_readonly
 from dashboard.warehouse.queries import QueryError, QuerySpec, get_query, load_queries, run_query
 
@@ -112,14 +112,13 @@ class Gate:
 
     def __init__(self, policy: Policy, con: duckdb.DuckDBPyConnection, trail: Any, queries_dir: Path,
                  env: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None,
-                 lp_repair: bool = False, cache_size: int = 256) -> None:
+                 cache_size: int = 256) -> None:
         self.policy = policy
         self.con = con
         self.trail = trail
         self.queries_dir = Path(queries_dir)
         self.env = env
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.lp_repair = lp_repair
         self._cache: OrderedDict[tuple, ProtectedResult] = OrderedDict()
         self._child_ids_cache: dict[tuple, list[str]] = {}
         self._cache_size = cache_size
@@ -273,7 +272,10 @@ class Gate:
         rs = self._ruleset(grant)
         population = self._population(purpose)
         df = run_query(self.con, spec, bound, population=population)
-        return protect_frame(df, spec, rs, p, grant, purpose, bound, population, lp_repair=self.lp_repair)
+        try:
+            return protect_frame(df, spec, rs, p, grant, purpose, bound, population)
+        except Unprotectable as e:
+            raise Refusal(f"{spec.title!r} cannot be shown safely under the {rs.name} rules: {e}") from None
 
     # ------------------------------------------------------------------------------------------ row tiers
     def _scope_children(self, p: Principal, grant: Grant, emergency: tuple[str, ...]) -> set[str] | None:
@@ -498,6 +500,34 @@ class Gate:
     def catalogue(self, p: Principal | None = None) -> list[QuerySpec]:
         return list(load_queries(self.queries_dir).values())
 
+    def planning_mart_keyed(self, p: Principal, path: str = "workbench"
+                            ) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+        """planning_mart(p) plus {pseudonym: child_id} for the child pseudonyms in that mart.
+
+        Why: only the gate holds the purpose's key, and a subject access request must find every workbench
+        statement that displayed the child's pseudonymised row, so the workbench session needs this map to record
+        the child ids behind what it shows. The caller must keep it out of the analyst's instance and never show it.
+        """
+        from dashboard.policy.pseudonym import pseudonym
+
+        mart = self.planning_mart(p, path=path)     # refuses, and records, exactly as planning_mart does
+        _, purpose = self.grant_for(p)
+        key = load_key(purpose.name, self.env)
+        tables = sorted(t for (t, c), cls in self.policy.columns.items()
+                        if c == "child_id" and cls.pseudonymise and t in mart and c in mart[t].columns)
+        shown = {v for t in tables for v in mart[t]["child_id"].drop_nulls().to_list()}
+        ids: set[str] = set()
+        cur = self.con.cursor()
+        try:
+            for t in tables:
+                ids.update(r[0] for r in cur.execute(
+                    f'SELECT DISTINCT CAST(child_id AS VARCHAR) FROM main."{t}" WHERE child_id IS NOT NULL'
+                ).fetchall())
+        finally:
+            cur.close()
+        keyed = ((pseudonym(c, key), c) for c in ids)
+        return mart, {ps: c for ps, c in keyed if ps in shown}
+
 
 _PSEUDO = object()
 
@@ -522,14 +552,32 @@ def cube_axes(df: pl.DataFrame, dims: list[str]) -> tuple[list[list[str]], np.nd
 
 
 def protect_frame(df: pl.DataFrame, spec: QuerySpec, rs: RuleSet, p: Principal, grant: Grant, purpose: Purpose,
-                  bound: dict[str, Any], population: str, lp_repair: bool = False) -> ProtectedResult:
-    """Protect every count column of a tidy cube as one table, then hide rates whose parts are hidden."""
+                  bound: dict[str, Any], population: str) -> ProtectedResult:
+    """Protect every count column of a tidy cube, then hide rates whose parts are hidden.
+
+    Only cells broken down by at most `rs.max_dimensions` dimensions are returned; they are protected as linked
+    tables (every pair of dimensions, with their shared margins) in one system (see suppression.protect).
+    """
     dims = [c.name for c in spec.columns if c.kind == "dimension"]
     missing = [c.name for c in spec.columns if c.name not in df.columns]
     if missing:
         raise Refusal(f"the query {spec.name!r} did not return its declared column {missing[0]!r}")
-    labels, flat = cube_axes(df, dims)
-    if len(np.unique(flat)) != len(flat):
+    notes: list[str] = []
+    k = rs.max_dimensions
+    if len(dims) > k:
+        # Why rows are dropped here: the published set is every cell broken down by at most k dimensions, fixed
+        # by the query's structure alone (never by the counts), so leaving the rest out discloses nothing, and
+        # every page view (one filter + one breakdown, or two filters) is a slice of the one protected system.
+        notes.append(f"not published at more than {k} dimensions at once")
+    away = sum((df[d].cast(pl.Utf8).fill_null(NOT_KNOWN) != TOTAL).cast(pl.Int64) for d in dims) if dims else None
+    # the whole cube feeds the protection (which records exist decides which moves hide a small cell); only the
+    # rows of the published view are returned
+    full = df
+    labels, flat_full = cube_axes(full, dims)
+    keep = np.ones(df.height, dtype=bool) if away is None else (away <= k).to_numpy()
+    df = df.filter(pl.Series(keep))
+    flat = flat_full[keep]
+    if len(np.unique(flat_full)) != len(flat_full):
         raise Refusal(f"the query {spec.name!r} returned the same cell twice; it cannot be protected")
     shape = tuple(len(lab) for lab in labels) or (1,)
     relations = [flat_relations(len(lab), lab[:1] == [TOTAL]) for lab in labels] or [[]]
@@ -539,12 +587,12 @@ def protect_frame(df: pl.DataFrame, spec: QuerySpec, rs: RuleSet, p: Principal, 
     for c in spec.columns:
         if c.kind != "count":
             continue
-        v = df[c.name].cast(pl.Float64).fill_null(0).to_numpy()
+        v = full[c.name].cast(pl.Float64).fill_null(0).to_numpy()
         if (v < 0).any() or (v != np.floor(v)).any():
             raise Refusal(f"the count column {c.name!r} of {spec.name!r} holds a negative or fractional value")
         dense = np.zeros(int(np.prod(shape)))
-        dense[flat] = v
-        pr = protect(dense.reshape(shape), relations, rs)
+        dense[flat_full] = v
+        pr = protect(dense.reshape(shape), relations, rs, max_dims=k)
         st = pr.status.ravel()[flat]
         pub = pr.published.ravel()[flat]
         col = []
@@ -586,4 +634,4 @@ def protect_frame(df: pl.DataFrame, spec: QuerySpec, rs: RuleSet, p: Principal, 
     columns = [ResultColumn(c.name, c.kind, c.label) for c in spec.columns]
     rows = [list(r) for r in zip(*[shown[c.name] for c in spec.columns], strict=True)] if df.height else []
     return ProtectedResult(spec.name, spec.title, spec.unit, p, grant.tier, rs.name, rs.symbol, columns, rows,
-                           hidden, bound, purpose.lawful_basis.text(), population)
+                           hidden, bound, purpose.lawful_basis.text(), population, notes)

@@ -18,7 +18,13 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from dashboard.policy.model import RuleSet
-from dashboard.policy.suppression import PUBLISHED, Relation, hidden_lower_bound, round_published
+from dashboard.policy.suppression import (
+    PUBLISHED,
+    UNPUBLISHED,
+    Relation,
+    hidden_lower_bound,
+    round_published,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,19 @@ def relation_matrix(shape: tuple[int, ...], relations: Sequence[Sequence[Relatio
         return sparse.csr_matrix((0, grid.size))
     return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                              shape=(r0, grid.size))
+
+
+def published_relations(A: sparse.csr_matrix, view: np.ndarray | None) -> sparse.csr_matrix:
+    """Only the relations whose every cell is published: the equations of the linked published tables.
+
+    A cell outside the view is never shown, so no equation through it is known to the attacker (each kept row
+    is a row, column or margin of one published table).
+    """
+    if view is None:
+        return A
+    out = np.asarray(~np.asarray(view, dtype=bool).ravel(), dtype=float)
+    touches_unpublished = np.asarray(abs(A) @ out).ravel() > 0
+    return A[~touches_unpublished]
 
 
 def feasible_intervals(A: sparse.csr_matrix, known: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -148,13 +167,27 @@ def guaranteed_widths(A: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, l
     return out
 
 
+def cell_interval(cell: int, values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
+                  rs: RuleSet) -> tuple[float, float]:
+    """The attacker's feasible interval for one hidden cell (published cells held exact: the narrowest case)."""
+    v = np.asarray(values, dtype=float).ravel()
+    view = (np.asarray(status) != UNPUBLISHED).ravel()
+    hidden = (np.asarray(status) != PUBLISHED).ravel() & view
+    lower = np.where(hidden, hidden_lower_bound(rs), 0.0)
+    upper = np.full(v.size, np.inf)
+    A = published_relations(relation_matrix(np.shape(values), relations), view)
+    return feasible_intervals(A, v, lower, upper, hidden, np.array([cell]))[int(cell)]
+
+
 def proven_safe(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
                 rs: RuleSet) -> np.ndarray:
     """Mask of hidden cells whose protection `guaranteed_widths` proves (published cells held exact)."""
     v = np.asarray(values, dtype=float).ravel()
-    hidden = (np.asarray(status) != PUBLISHED).ravel()
+    view = (np.asarray(status) != UNPUBLISHED).ravel()
+    hidden = (np.asarray(status) != PUBLISHED).ravel() & view
     lower = np.where(hidden, hidden_lower_bound(rs), 0.0)
-    widths = guaranteed_widths(relation_matrix(np.shape(values), relations), v, hidden, lower)
+    A = published_relations(relation_matrix(np.shape(values), relations), view)
+    widths = guaranteed_widths(A, v, hidden, lower)
     out = np.zeros(v.size, dtype=bool)
     for c, w in widths.items():
         out[c] = w >= rs.protection_width - 1e-7
@@ -171,10 +204,13 @@ def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
     solves none and reports every cell the fast proof cannot clear (low/high are then the proven segment only).
     `unpublished` marks cells the attacker never sees at all (x >= 0, not themselves audited): how linked tables
     that are slices of one cube are audited together.
+    Cells whose status is UNPUBLISHED (outside the gate's max_dimensions view) are left out of the system
+    altogether, with every relation through them: the attacker has the published tables' equations only.
     """
     values = np.asarray(values, dtype=float)
     width = rs.protection_width if width is None else width
-    hidden = (np.asarray(status) != PUBLISHED).ravel()
+    view = (np.asarray(status) != UNPUBLISHED).ravel()
+    hidden = (np.asarray(status) != PUBLISHED).ravel() & view
     if not hidden.any():
         return []
     v = values.ravel()
@@ -192,11 +228,11 @@ def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
         # to lie above the suppression range)
         r = round_published(v, rs)
         half = (rs.round_to - 1) // 2
-        rounded = (~free) & (r != 0)
+        rounded = (~free) & (r != 0) & view
         lower[rounded] = np.maximum(r[rounded] - half, rs.suppress_max + 1)
         upper[rounded] = r[rounded] + half
         free |= rounded
-    A = relation_matrix(values.shape, relations)
+    A = published_relations(relation_matrix(values.shape, relations), view)
     targets = np.flatnonzero(hidden)
     if not full:
         quick = guaranteed_widths(A, v, hidden, lower)

@@ -83,6 +83,7 @@ class RuleSet:
     protection_width: float = 2
     decimals: int = 1
     method: str = "suppress"
+    max_dimensions: int = 2
 
     @property
     def primary_range(self) -> tuple[int, int]:
@@ -192,7 +193,7 @@ def load_policy(directory: Path | str = POLICY_DIR) -> Policy:
     raw = _keys(f, "(top)", _load(d, "rulesets.yml"), {"rulesets"}, {"rulesets"})
     rulesets: dict[str, RuleSet] = {}
     rs_keys = {"description", "suppress_min", "suppress_max", "symbol", "zeros", "round_to", "secondary",
-               "protection_width", "decimals", "method"}
+               "protection_width", "decimals", "method", "max_dimensions"}
     for name, spec in (raw["rulesets"] or {}).items():
         spec = _keys(f, f"rulesets.{name}", spec, rs_keys, {"suppress_min", "suppress_max", "symbol"})
         try:
@@ -202,6 +203,8 @@ def load_policy(directory: Path | str = POLICY_DIR) -> Policy:
         for k in ("suppress_min", "suppress_max", "round_to", "decimals"):
             if not isinstance(getattr(rs, k), int) or getattr(rs, k) < 0:
                 raise PolicyError(f"{f}: rulesets.{name}.{k}: must be a whole number >= 0")
+        if isinstance(rs.max_dimensions, bool) or not isinstance(rs.max_dimensions, int) or rs.max_dimensions < 1:
+            raise PolicyError(f"{f}: rulesets.{name}.max_dimensions: must be a whole number >= 1")
         if rs.suppress_min > rs.suppress_max or rs.round_to < 1:
             raise PolicyError(f"{f}: rulesets.{name}: suppress_min must be <= suppress_max and round_to >= 1")
         if rs.zeros not in ("show", "suppress"):

@@ -289,3 +289,13 @@ CREATE OR REPLACE MACRO cla_on(d) AS TABLE
         FROM episodes_stitched() st
         WHERE NOT is_short_break(ls) AND open_at(decom, dec, d))
     WHERE rn = 1;
+
+-- ---------------------------------------------------------------- cubes from pre-aggregates
+-- GROUP BY CUBE over n dimensions runs 2^n aggregations over the whole input (twice with count(DISTINCT)); the
+-- measures instead aggregate to the finest cells once and roll those up to every margin by joining them with
+-- the 2^n grouping masks below, which is the same cube (docs/measures.md, "Speed").
+-- Mask g keeps dimension i (0-based, in the query's dimension order) when bit i is set.
+CREATE OR REPLACE MACRO cube_masks(n) AS TABLE SELECT CAST(range AS INTEGER) AS g FROM range(CAST(1 << n AS BIGINT));
+CREATE OR REPLACE MACRO cube_keeps(g, i) AS CAST((g >> i) & 1 AS INTEGER);
+-- A cell's label for dimension i under mask g: the value when kept, 'Total' on a margin.
+CREATE OR REPLACE MACRO cube_label(g, i, v) AS CASE WHEN (g >> i) & 1 = 1 THEN v ELSE 'Total' END;

@@ -6,11 +6,15 @@ quasi-identifiers coarsened, free text dropped, objectors left out), so whatever
 answer can only ever be made of that.
 
 Every statement, allowed or refused, is written to the audit trail before its result is returned; when the
-trail cannot be written the result is dropped and the caller gets a refusal instead.
+trail cannot be written the result is dropped and the caller gets a refusal instead. An allowed statement is
+recorded with the council child ids behind the child pseudonyms it displayed (from the gate's map, kept in the
+session and never in the analyst's instance), so a subject access report finds every statement that showed a
+child's row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -25,6 +29,8 @@ from dashboard.workbench.sandbox import Limits, Outcome, Sandbox, WorkbenchError
 
 WORKBENCH_TIER = "pseudonymised"
 PATHS = ("workbench", "cli:sql")
+#: finds keyed pseudonyms inside longer text ('x' || child_id); candidates only, each is looked up in the map
+_PSEUDONYM_TOKEN = re.compile(r"P[0-9a-f]{20}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Workbench:
         docs: Mapping[tuple[str, str], str] | None = None,
         limits: Limits | None = None,
         precheck: bool = True,
+        children: Mapping[str, str] | None = None,
     ):
         if audit is None:
             # fail closed: a session that cannot record what it ran does not run anything
@@ -180,6 +187,10 @@ class Workbench:
         self.ruleset = ruleset
         self.docs = dict(docs or {})
         self._rows = {name: frame.height for name, frame in mart.items()}
+        # pseudonym -> council child id, from the gate. Why it lives here, in Python, and nowhere else: the audit
+        # trail must name the children whose rows a statement displayed (subject access), but the analyst must
+        # never be able to reverse a pseudonym, so it is never put in the sandbox, a Result or the screen.
+        self._children: dict[str, str] = dict(children or {})
         self.sandbox = Sandbox(mart, limits, precheck=precheck)
 
     # -------------------------------------------------------------------------------------------- opening
@@ -191,14 +202,15 @@ class Workbench:
         audit = audit if audit is not None else audit_of(gate)
         try:
             grant = grant_for(policy, principal)
-            mart = gate.planning_mart(principal, path=path)
+            mart, children = gate.planning_mart_keyed(principal, path=path)
         except Exception as e:  # noqa: BLE001 - Refusal, WorkbenchError, KeyMissing: each becomes a clean refusal
             reason = getattr(e, "reason", None) or str(e)
             record_refusal(audit, policy, principal, path, reason)
             raise WorkbenchError(reason) from None
         ruleset = policy.rulesets.get(grant.ruleset) if grant.ruleset else None
         docs = column_docs(warehouse) if warehouse is not None else _docs_through(getattr(gate, "con", None))
-        return cls(principal, mart, audit=audit, policy=policy, ruleset=ruleset, docs=docs, limits=limits)
+        return cls(principal, mart, audit=audit, policy=policy, ruleset=ruleset, docs=docs, limits=limits,
+                   children=children)
 
     # -------------------------------------------------------------------------------------------- running
     def run(self, sql: str, path: str = "workbench") -> Result:
@@ -223,7 +235,7 @@ class Workbench:
             columns_read=list(out.columns),
             # kept in the trail's `extra`: how the columns were found, and how much of the result was shown
             status="shown", columns_source=out.columns_source, truncated=out.truncated,
-            shown_rows=out.frame.height,
+            shown_rows=out.frame.height, child_ids=self.children_shown(out.frame),
         )
         try:
             seq = self.audit.record(entry)
@@ -257,10 +269,31 @@ class Workbench:
             self.audit.record(self._entry(
                 path, sql=result.sql, outcome="allowed", event="workbench_export", rows=len(checked.rows),
                 tables_read=list(result.tables), columns_read=list(result.columns),
-                cells_suppressed=checked.suppressed, note=checked.note))
+                cells_suppressed=checked.suppressed, note=checked.note,
+                # the grouping columns leave as they were shown, so the children are those of the shown result
+                child_ids=self.children_shown(result.frame)))
         except AuditError as ae:
             raise WorkbenchError(f"the audit trail cannot be written ({ae}); nothing is exported") from None
         return checked
+
+    # -------------------------------------------------------------------------------------------- subject access
+    def children_shown(self, frame: pl.DataFrame) -> list[str]:
+        """Council child ids behind the child pseudonyms in the displayed frame (sorted), for the audit entry only.
+
+        Every column is looked at, whatever its name (``SELECT child_id AS x``), including lists of values
+        (``list(child_id)``) and text a pseudonym was built into. A statement that hides the pseudonyms (an
+        aggregate such as ``count(*)``) displays no child's row and names none.
+        """
+        if not self._children or frame.height == 0:
+            return []
+        found: set[str] = set()
+        for s in (leaf for col in frame.iter_columns() for leaf in _text_series(col)):
+            for v in s.drop_nulls().unique().to_list():
+                if v in self._children:
+                    found.add(self._children[v])
+                elif len(v) > 21:
+                    found.update(self._children[t] for t in _PSEUDONYM_TOKEN.findall(v) if t in self._children)
+        return sorted(found)
 
     # -------------------------------------------------------------------------------------------- browsing
     def schema(self) -> list[SchemaTable]:
@@ -305,6 +338,17 @@ class Workbench:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _text_series(s: pl.Series) -> list[pl.Series]:
+    """Every text leaf of a column, through lists, arrays and structs (``SELECT child FROM child`` is a struct)."""
+    if isinstance(s.dtype, pl.Struct):
+        return [leaf for f in s.struct.unnest().iter_columns() for leaf in _text_series(f)]
+    if isinstance(s.dtype, pl.List):
+        return _text_series(s.explode())
+    if isinstance(s.dtype, pl.Array):
+        return _text_series(s.arr.explode())
+    return [s] if s.dtype == pl.String else []
 
 
 def record_refusal(audit, policy, principal, path: str, reason: str) -> None:

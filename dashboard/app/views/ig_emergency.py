@@ -8,8 +8,11 @@ from dashboard.audit import AuditError, reports
 g, principal = ig.require("ig_emergency")
 render.page_header("Emergency access review", "Access outside a relationship, with the reason given, for review")
 
-ig.record(g, principal, "page:ig_emergency")
 queue = reports.emergency_queue(g.trail)
+# the page lists every emergency access with its children's ids and reasons: the read names those children, so
+# each child's subject access report shows this page was opened (as the CLI's `audit review` records)
+ig.record(g, principal, "page:ig_emergency",
+          child_ids=sorted({c for ids in queue["child_ids"].to_list() for c in (ids or [])}) if queue.height else [])
 pending = queue.filter(~queue["reviewed"]) if queue.height else queue
 k = st.columns(3)
 k[0].metric("Emergency accesses", f"{queue.height:,}", border=True)
