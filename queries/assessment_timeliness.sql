@@ -32,7 +32,13 @@ WITH a AS (
     WHERE in_census_year(authorisation_date, $census_year)
 ),
 w AS (
-    SELECT a.*, working_days(start_date, authorisation_date) AS wd FROM a
+    -- working days once per distinct pair of dates (a few thousand), not once per row: the calendar look-up
+    -- is the costly part and depends on the two dates alone
+    SELECT a.*, d.wd
+    FROM a LEFT JOIN (
+        SELECT s, e, working_days(s, e) AS wd
+        FROM (SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a)
+    ) d ON d.s IS NOT DISTINCT FROM a.start_date AND d.e IS NOT DISTINCT FROM a.authorisation_date
 ),
 at_team AS (
     SELECT w.child_id, w.start_date, w.authorisation_date,

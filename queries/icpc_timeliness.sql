@@ -28,7 +28,13 @@ WITH s AS (
     WHERE NOT icpc_not_required AND in_census_year(icpc_date, $census_year)
 ),
 w AS (
-    SELECT s.*, working_days(start_date, icpc_date) AS wd FROM s
+    -- working days once per distinct pair of dates (a few thousand), not once per row: the calendar look-up
+    -- is the costly part and depends on the two dates alone
+    SELECT s.*, d.wd
+    FROM s LEFT JOIN (
+        SELECT s, e, working_days(s, e) AS wd
+        FROM (SELECT DISTINCT start_date AS s, icpc_date AS e FROM s)
+    ) d ON d.s IS NOT DISTINCT FROM s.start_date AND d.e IS NOT DISTINCT FROM s.icpc_date
 ),
 st AS (
     SELECT w.child_id, w.start_date, w.icpc_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team

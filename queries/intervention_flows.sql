@@ -72,11 +72,39 @@ base AS (
     SELECT links.child_id, links.source AS source_v, links.target AS target_v,
            coalesce(rt.team, 'Unallocated') AS team_v
     FROM links LEFT JOIN rt USING (cin_episode_id)
+),
+-- Distinct children per cell without GROUP BY CUBE's DISTINCT aggregation over every link per grouping set:
+-- each kind of link (source, target) gets a bit; each child gets the set of its links' bits, per team and
+-- overall (two aggregations). A cell counts the children whose set meets the cell's bits (one link kind, every
+-- kind from a source, every kind to a target, or any), summed over the few distinct (team, set) pairs.
+-- Same cells and counts as GROUP BY CUBE (source_v, target_v, team_v) with count(DISTINCT child_id).
+kinds AS (
+    SELECT source_v, target_v, CAST(1 AS BIGINT) << CAST(row_number() OVER (ORDER BY source_v, target_v) - 1 AS INTEGER) AS bit
+    FROM (SELECT DISTINCT source_v, target_v FROM base)
+),
+per_team AS (
+    SELECT b.child_id, b.team_v, bit_or(k.bit) AS bits
+    FROM base b JOIN kinds k USING (source_v, target_v)
+    GROUP BY b.child_id, b.team_v
+),
+sets AS (
+    SELECT TRUE AS team_kept, team_v, bits, count(*) AS n FROM per_team GROUP BY ALL
+    UNION ALL
+    SELECT FALSE, NULL, bits, count(*)
+    FROM (SELECT child_id, bit_or(bits) AS bits FROM per_team GROUP BY child_id)
+    GROUP BY ALL
+),
+cell_bits AS (
+    SELECT 3 AS kept, source_v AS source, target_v AS target, bit AS mask FROM kinds
+    UNION ALL SELECT 2, source_v, 'Total', bit_or(bit) FROM kinds GROUP BY source_v
+    UNION ALL SELECT 1, 'Total', target_v, bit_or(bit) FROM kinds GROUP BY target_v
+    UNION ALL SELECT 0, 'Total', 'Total', bit_or(bit) FROM kinds HAVING count(*) > 0
 )
-SELECT CASE WHEN GROUPING(source_v) = 1 THEN 'Total' ELSE source_v END AS source,
-       CASE WHEN GROUPING(target_v) = 1 THEN 'Total' ELSE target_v END AS target,
-       CASE WHEN GROUPING(team_v) = 1 THEN 'Total' ELSE team_v END AS team,
-       count(DISTINCT child_id) AS children
-FROM base
-GROUP BY CUBE (source_v, target_v, team_v)
+SELECT cb.source, cb.target, CASE WHEN s.team_kept THEN s.team_v ELSE 'Total' END AS team,
+       CAST(sum(s.n) AS BIGINT) AS children
+FROM cell_bits cb JOIN sets s ON s.bits & cb.mask <> 0
+GROUP BY cb.kept, s.team_kept, cb.source, cb.target, team
+UNION ALL
+-- no referral in scope: the grand total alone, zero (as CUBE gives)
+SELECT 'Total', 'Total', 'Total', CAST(0 AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM base)
 ORDER BY ALL

@@ -8,10 +8,13 @@ teams except X", so a user cannot difference two separately protected answers.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 TOTAL = "Total"
+# The gate's note on an answer whose cube had more dimensions than the rule-set publishes at once.
+_LIMIT_NOTE = re.compile(r"not published at more than (\d+) dimensions? at once")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,33 @@ def cell(res, row_index: int, column: str) -> Cell:
     if isinstance(number, float) and not math.isfinite(number):
         number = None  # e.g. a percentage of nothing: not applicable, never zero
     return Cell(display=display, number=number)
+
+
+def max_dimensions(res, policy=None) -> int | None:
+    """The most dimensions one published cell may fix or break down (the rule-set's `max_dimensions`), from the
+    gate's policy when given, else from the answer's note; None when the answer names no limit."""
+    rulesets = getattr(policy, "rulesets", None) or {}
+    rs = rulesets.get(getattr(res, "ruleset", None)) if getattr(res, "ruleset", None) else None
+    if rs is not None and isinstance(getattr(rs, "max_dimensions", None), int):
+        return rs.max_dimensions
+    for note in getattr(res, "notes", None) or ():
+        m = _LIMIT_NOTE.search(str(note))
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def used_dimensions(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None = None) -> list[str]:
+    """The dimensions a view of this measure fixes (a filter other than 'All') or breaks down, in cube order."""
+    by_set = {by} if isinstance(by, str) else set(by or ())
+    chosen = {d for d, v in fixed.items() if v not in (None, "", TOTAL)} | by_set
+    return [d for d in dimensions(res) if d in chosen]
+
+
+def too_detailed(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None, limit: int | None) -> bool:
+    """True when the view needs cells broken down by more dimensions than the gate publishes: those rows are
+    not in the answer at all, so the view must say so rather than draw an empty chart or a zero."""
+    return limit is not None and len(used_dimensions(res, fixed, by)) > limit
 
 
 def rows_where(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None = None) -> list[int]:

@@ -31,15 +31,22 @@ def _choices(g, principal, name: str, params: dict) -> list:
     return [v for v in values if v not in (None, TOTAL)]
 
 
-def _pick(name: str, label: str, options: list, default, format_func=str) -> object:
-    """A sidebar select box seeded from the URL, writing its value back to the URL."""
+def _seed(name: str, options: list, default) -> None:
+    """Put the URL's value (if among the options) or the default into the select box's state."""
     key = f"filter_{name}"
     if key not in st.session_state:
         raw = st.query_params.get(name)
         st.session_state[key] = next((o for o in options if str(o) == raw), default)
     elif st.session_state[key] not in options:
         st.session_state[key] = default
-    value = st.sidebar.selectbox(label, options, key=key, format_func=format_func)
+
+
+def _pick(name: str, label: str, options: list, default, format_func=str, disabled: bool = False,
+          help: str | None = None) -> object:
+    """A sidebar select box seeded from the URL, writing its value back to the URL."""
+    key = f"filter_{name}"
+    _seed(name, options, default)
+    value = st.sidebar.selectbox(label, options, key=key, format_func=format_func, disabled=disabled, help=help)
     if value == default:
         st.query_params.pop(name, None)
     else:
@@ -60,20 +67,55 @@ def sidebar(g, principal, *, dims: tuple[str, ...] = tuple(d for d, _ in DIMENSI
         out["census_year"] = int(_pick("census_year", "Census year (ending 31 March)", years, years[0]))
     params = {"census_year": out["census_year"]} if "census_year" in out else {}
     teams = getattr(g.policy, "teams", {}) or {}
+    options = {}
+    for name, _ in DIMENSIONS:
+        if name in dims:
+            extra = {} if name == "team" else {"query": query}
+            options[name] = [ALL] + [v for v in _choices(g, principal, name, {**params, **extra}) if v != ALL]
+            _seed(name, options[name], ALL)
+    limit = max_dimensions(g, principal)
+    chosen = sum(st.session_state.get(f"filter_{n}") != ALL for n in options)
+    if limit is not None:
+        st.sidebar.caption(guidance(limit))
     for name, label in DIMENSIONS:
-        if name not in dims:
+        if name not in options:
             continue
-        extra = {} if name == "team" else {"query": query}
-        opts = [ALL] + [v for v in _choices(g, principal, name, {**params, **extra}) if v != ALL]
 
         def fmt(v, _name=name):
             if _name == "team" and v in teams:
                 return f"{v} {teams[v].get('name', '')}".strip()
             return str(v)
 
-        v = _pick(name, label, opts, ALL, format_func=fmt)
+        # Why: a view over the limit is not published at all, so once `limit` filters are chosen the others
+        # wait (a filter already set stays usable, so it can always be put back to All)
+        full = limit is not None and chosen >= limit and st.session_state.get(f"filter_{name}") == ALL
+        v = _pick(name, label, options[name], ALL, format_func=fmt, disabled=full,
+                  help=f"At most {limit} filters at once: set another filter back to All to use this one."
+                  if full else None)
         out[name] = None if v == ALL else v
     return out
+
+
+def max_dimensions(g, principal) -> int | None:
+    """The principal's rule-set's max_dimensions, read from the gate's policy (None if no rule-set applies)."""
+    from dashboard.policy import Refusal
+
+    try:
+        grant, _ = g.grant_for(principal)
+    except Refusal:
+        return None
+    rs = g.policy.rulesets.get(grant.ruleset) if grant.ruleset else None
+    return getattr(rs, "max_dimensions", None)
+
+
+def guidance(limit: int) -> str:
+    words = {0: "no", 1: "one", 2: "two", 3: "three"}
+    per_chart = limit - 1
+    filters_txt = f"{words.get(per_chart, per_chart)} filter{'s' if per_chart != 1 else ''}"
+    chart = (f"one breakdown plus at most {filters_txt}" if per_chart > 0 else "one breakdown and no filter")
+    return (f"Small numbers could identify children, so figures are published for at most {limit} filter"
+            f"{'s' if limit != 1 else ''} and breakdowns together: each chart shows {chart}; the headline cards "
+            f"take up to {words.get(limit, limit)}.")
 
 
 def describe(filters: dict) -> str:

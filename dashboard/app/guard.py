@@ -24,3 +24,15 @@ def require(page_key: str):
                  f"acting for {principal.purpose.replace('_', ' ')}.", icon=":material/block:")
         st.stop()
     return g, principal
+
+
+def record(g, principal, path: str, **fields) -> None:
+    """Record a read that does not go through a gate query (the gate writes the entry), or stop the page:
+    an unrecorded read, of the audit trail above all, is not allowed."""
+    from dashboard.policy import Refusal
+
+    try:
+        g.record_access(principal, path, **fields)
+    except Refusal as e:
+        st.error(f"Nothing is shown: {e}", icon=":material/block:")
+        st.stop()

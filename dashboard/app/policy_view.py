@@ -1,8 +1,6 @@
-"""Plain-English views of the loaded policy (the gate's Policy object) and the build's data-quality summary."""
+"""Plain-English views of the loaded policy (the gate's Policy object)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import polars as pl
 
@@ -52,14 +50,8 @@ def rulesets(policy) -> pl.DataFrame:
         "rule-set": [r.name for r in rs], "hidden counts": [f"{r.suppress_min} to {r.suppress_max}" for r in rs],
         "symbol": [r.symbol for r in rs], "rounded to": [r.round_to for r in rs],
         "secondary suppression": ["yes" if r.secondary else "no" for r in rs],
+        "filters + breakdowns at once": [getattr(r, "max_dimensions", None) for r in rs],
         "description": [r.description for r in rs]})
-
-
-def data_quality(warehouse: Path) -> dict:
-    """Table counts, years and data-quality findings by rule (no child-level data)."""
-    from dashboard.warehouse.build import summarise
-
-    return summarise(Path(warehouse))
 
 
 def counts(mapping: dict, key: str, value: str) -> pl.DataFrame:

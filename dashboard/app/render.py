@@ -36,6 +36,7 @@ class Answer:
     unit: str = ""
     source: str = ""
     extra: dict = field(default_factory=dict)
+    limit: int | None = None  # the rule-set's max_dimensions: most filters + breakdowns one view may use
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,7 @@ def fetch(g, principal, name: str, params: dict | None, page: str) -> Answer:
         res = g.query(principal, name, params, path=f"page:{page}")
     except Refusal as r:
         return Answer(name, params, refusal=str(r), **meta)
-    return Answer(name, params, res=res, **meta)
+    return Answer(name, params, res=res, limit=cube.max_dimensions(res, getattr(g, "policy", None)), **meta)
 
 
 def describe(g, name: str) -> dict:
@@ -83,6 +84,45 @@ def fmt(value: Any, unit: str = "") -> str:
     return str(value)
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _names(res, dims: Sequence[str]) -> str:
+    labels = [_lower_first(cube.label_of(res, d)) for d in dims]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def not_published_text(a: Answer, fixed: dict, by: str | tuple[str, ...] | None = None) -> str:
+    """Why a view over the gate's limit has no figures, and what to do: plain words, never a zero."""
+    by_dims = [by] if isinstance(by, str) else list(by or ())
+    filtered = [d for d in cube.used_dimensions(a.res, fixed) if d not in by_dims]
+    n = a.limit
+    head = (f"Not published at this level of detail: choose at most {n} filter{'s' if n != 1 else ''}/breakdowns "
+            "at once \u2014 small numbers could identify children.")
+    if by_dims and filtered:
+        what = f"This view breaks down by {_names(a.res, by_dims)} and is filtered by {_names(a.res, filtered)}."
+    elif filtered:
+        what = f"This figure is filtered by {_names(a.res, filtered)}."
+    else:
+        what = f"This view breaks down by {_names(a.res, by_dims)}."
+    return f"{head} {what} Set {'a filter' if filtered else 'the filters'} back to All to see it."
+
+
+def not_published(a: Answer, title: str | None, fixed: dict, by: str | tuple[str, ...] | None = None,
+                  text: str = "") -> None:
+    """The card standing in for a chart or table whose cells the gate does not publish at this detail."""
+    with st.container(border=True):
+        st.markdown(f"**{title or a.title}**")
+        st.info(text or not_published_text(a, fixed, by), icon=":material/visibility_off:")
+
+
+def _empty(a: Answer, title: str | None) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{title or a.title}**")
+        st.info("Nothing recorded for this selection.", icon=":material/info:")
+
+
 def _help(a: Answer, extra: str = "") -> str:
     parts = [a.definition or a.title]
     if a.source:
@@ -97,15 +137,25 @@ def kpi(a: Answer, column: str, filters: dict, *, label: str | None = None, prev
         england: float | None = None, unit: str | None = None, invert: bool = False,
         england_year: int | None = None) -> None:
     """A Power BI-style card: the value at the current filter, change on last year, England beside it."""
-    unit = unit or a.unit
     if not a.ok:
         st.metric(label or a.title, "-", help=f"Not available to you: {a.refusal}", border=True)
         return
+    kind = next((c.kind for c in a.res.columns if c.name == column), "")
+    unit = unit or ("percent" if kind == "percentage" else "rate" if kind == "rate" else a.unit)
     label = label or cube.label_of(a.res, column)
     fixed = cube.applicable_filters(a.res, filters)
+    if cube.too_detailed(a.res, fixed, None, a.limit):
+        # the gate left these cells out; a dash and the reason, never a zero
+        text = not_published_text(a, fixed)
+        st.metric(label, "\u2013", help=_help(a, text), border=True)
+        st.caption(f"Not published with {len(fixed)} filters at once: choose at most {a.limit}.")
+        return
     i = cube.total_row(a.res, fixed)
     if i is None:
-        st.metric(label, "-", help=_help(a, "No row for this selection."), border=True)
+        # the cube has no row for this selection: nobody was counted. A count of nobody is a true zero (the
+        # gate shows true zeros); a percentage or rate of nobody is not applicable.
+        value = "0" if kind == "count" else "-"
+        st.metric(label, value, help=_help(a, "No children were recorded for this selection."), border=True)
         return
     c = cube.cell(a.res, i, column)
     notes = []
@@ -125,12 +175,15 @@ def kpi(a: Answer, column: str, filters: dict, *, label: str | None = None, prev
         if j is not None:
             pc = cube.cell(previous.res, j, column)
             if pc.number is not None and c.number is not None:
-                diff = c.number - pc.number
-                delta = f"{'+' if diff >= 0 else ''}{fmt(round(diff, 1), unit)} on last year"
+                diff = round(c.number - pc.number, 1)
+                # a change in a percentage is in percentage points, not a percentage of a percentage
+                step = f"{diff:+,.1f} pts" if "percent" in unit else f"{'+' if diff >= 0 else ''}{fmt(diff, unit)}"
+                delta = "No change on last year" if diff == 0 else f"{step} on last year"
             elif pc.hidden:
                 notes.append("Last year's figure is hidden, so no change is shown.")
     value = fmt(c.display, unit)
-    st.metric(label, value, delta=delta, delta_color="inverse" if invert else "normal",
+    colour = "off" if delta and delta.startswith("No change") else "inverse" if invert else "normal"
+    st.metric(label, value, delta=delta, delta_color=colour, delta_arrow="off" if colour == "off" else "auto",
               help=_help(a, "  \n".join(notes)), border=True)
     if england is not None:
         yr = f" ({england_year - 1}-{str(england_year)[2:]})" if isinstance(england_year, int) else ""
@@ -178,6 +231,12 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
         return
     columns = [column] if isinstance(column, str) else list(column)
     fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k != by}
+    if cube.too_detailed(a.res, fixed, by, a.limit):
+        not_published(a, title, fixed, by)
+        return
+    if not cube.rows_where(a.res, fixed, by):
+        _empty(a, title)
+        return
     fig = go.Figure()
     any_hidden = False
     for n, col in enumerate(columns):
@@ -203,14 +262,26 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
             fig.update_xaxes(categoryorder="array", categoryarray=cats)
     n_cats = len(cube.series(a.res, fixed, by, columns[0]))
     _layout(fig, title or a.title, height=max(300, 34 * n_cats + 120) if horizontal else 340)
+    top = max((c.number for col in columns for _, c in cube.series(a.res, fixed, by, col)
+               if c.number is not None), default=0)
+    if top > 0:  # headroom so the value labels outside the bars are not clipped
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(range=[0, top * 1.15])
     if len(columns) == 1:
         fig.update_layout(showlegend=any_hidden)
     _show(fig, a, key or f"{a.name}-{by}-{'-'.join(columns)}")
 
 
 def trend(points: list[tuple[str, cube.Cell]], a: Answer, *, title: str | None = None,
-          england: dict[str, float] | None = None, key: str = "") -> None:
+          england: dict[str, float] | None = None, key: str = "", filters: dict | None = None) -> None:
     """A line over census years. A hidden year is a gap with its symbol, not a dip to zero."""
+    if a.ok and filters is not None:
+        fixed = cube.applicable_filters(a.res, filters)
+        if cube.too_detailed(a.res, fixed, None, a.limit):
+            not_published(a, title, fixed)
+            return
+    if not points:
+        _empty(a, title)
+        return
     fig = go.Figure()
     xs = [x for x, _ in points]
     ys = [c.number if not c.hidden else None for _, c in points]
@@ -292,6 +363,9 @@ def table(a: Answer, filters: dict, by: str | None, columns: list[str] | None, *
         _chart_refused(a, title)
         return
     fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k != by}
+    if cube.too_detailed(a.res, fixed, by, a.limit):
+        not_published(a, title, fixed, by)
+        return
     header, rows, reasons = cube.table(a.res, fixed, by, columns)
     if title:
         st.markdown(f"**{title}**")
@@ -337,6 +411,9 @@ div[data-testid="stMetricValue"] {font-size:1.9rem; font-weight:600; color:#1d4f
 [data-testid="stMetricLabel"] p {font-size:.85rem; color:#52606d; font-weight:600; line-height:1.2;
   white-space:normal !important; overflow:visible !important; text-overflow:clip !important;}
 [data-testid="stMetricLabel"] .stMarkdownEllipsis {white-space:normal !important; overflow:visible !important;}
+[data-testid="stMetricDelta"] {max-width:100%; height:auto !important;}
+[data-testid="stMetricDelta"] .stMarkdownEllipsis, [data-testid="stMetricDelta"] p {white-space:normal !important;
+  overflow:visible !important; text-overflow:clip !important;}
 div[data-testid="stPlotlyChart"] {background:#ffffff; border-radius:8px; padding:4px;
   box-shadow:0 1px 2px rgba(16,24,40,.06);}
 .csc-table-wrap {overflow-x:auto;}
@@ -363,6 +440,10 @@ def ratio_table(a: Answer, filters: dict, dims: list[str], columns: list[str], *
         _chart_refused(a, "Disproportionality")
         return
     fixed = cube.applicable_filters(a.res, filters)
+    base = {k: v for k, v in fixed.items() if k not in dims}
+    if cube.too_detailed(a.res, base, dims[0], a.limit):
+        not_published(a, "Disproportionality", base, dims[0])
+        return
     header, rows, reasons = cube.ratios(a.res, fixed, dims, columns)
     st.html(html_table(header, rows, reasons))
     downloads(g, principal, a, page, lambda res: cube.ratios(res, fixed, dims, columns)[:2],
@@ -375,6 +456,14 @@ def flows(a: Answer, filters: dict, *, g, principal, page: str) -> None:
         _chart_refused(a, "Flows between interventions")
         return
     fixed = {k: v for k, v in cube.applicable_filters(a.res, filters).items() if k not in ("source", "target")}
+    if cube.too_detailed(a.res, fixed, ("source", "target"), a.limit):
+        # the measure is already source x target: a filter on top asks for 3-way cells, never published
+        head = not_published_text(a, fixed, ("source", "target")).split(" This view")[0]
+        not_published(a, "What followed referrals in the year", fixed, text=(
+            f"{head} This chart already breaks down by the service children moved from and to, so it cannot "
+            f"also be filtered by {_names(a.res, cube.used_dimensions(a.res, fixed))}. Set the filters back to "
+            "All to see it."))
+        return
     links = cube.flows(a.res, fixed)
     labels: list[str] = []
     for s_, t_, _ in links:

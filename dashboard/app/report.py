@@ -51,7 +51,10 @@ class Report:
             if not a.ok:
                 continue
             last = a
-            i = cube.total_row(a.res, cube.applicable_filters(a.res, self.filters))
+            fixed = cube.applicable_filters(a.res, self.filters)
+            if cube.too_detailed(a.res, fixed, None, a.limit):
+                continue  # not published at this detail: render.trend says so when given the filters
+            i = cube.total_row(a.res, fixed)
             if i is not None:
                 points.append((str(y), cube.cell(a.res, i, column)))
         return points, last

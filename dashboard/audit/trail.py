@@ -431,12 +431,17 @@ class _Session:
 
 
 _SESSIONS: dict[str, _Session] = {}
-_SESSIONS_GUARD = threading.Lock()
+# Re-entrant because _unref runs from weakref.finalize, i.e. from garbage collection, which can fire inside any
+# allocation, including one made while this very thread holds the guard: a plain Lock deadlocked there.
+_SESSIONS_GUARD = threading.RLock()
 
 
 def _session(path: Path) -> _Session:
     with _SESSIONS_GUARD:
-        return _SESSIONS.setdefault(str(path), _Session(path))
+        s = _SESSIONS.get(str(path))
+        if s is None:
+            s = _SESSIONS[str(path)] = _Session(path)
+        return s
 
 
 def _unref(session: _Session) -> None:
@@ -487,7 +492,7 @@ def _after_fork_in_child() -> None:
         s.con = s.fd = s.wfd = s.stop = None  # so that nothing in the child (a finalizer) closes or confirms
     _SESSIONS.clear()
     global _SESSIONS_GUARD
-    _SESSIONS_GUARD = threading.Lock()
+    _SESSIONS_GUARD = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -528,6 +528,70 @@ class Gate:
         keyed = ((pseudonym(c, key), c) for c in ids)
         return mart, {ps: c for ps, c in keyed if ps in shown}
 
+    # ------------------------------------------------------------------------------------------ app reads
+    # Identity and decision fields of an entry come from the grant, never from the caller: a page must not be
+    # able to write an entry in someone else's name or mark a refused read as allowed.
+    _ACCESS_FIXED = frozenset({"user", "role", "teams", "purpose", "lawful_basis", "tier", "ruleset", "outcome",
+                               "path", "sql", "grant", "spec"})
+    # Purposes under which the build's data-quality counts may be read: the IG officer's audit work and the
+    # service managers who own the returns. Counts only: no child row, row number or value leaves the gate.
+    DATA_QUALITY_PURPOSES = ("audit", "service_management")
+
+    def record_access(self, p: Principal, path: str, *, event: str = "access", **fields: Any) -> None:
+        """Record a read that does not go through query() (e.g. an IG officer reading the audit trail), BEFORE
+        the caller shows anything. Refusal if the principal has no grant or the trail cannot be written."""
+        clash = sorted(set(fields) & self._ACCESS_FIXED)
+        if clash:
+            raise ValueError(f"record_access: {clash[0]!r} is set by the gate, not the caller")
+        if "child_ids" in fields:
+            fields["child_ids"] = [str(c) for c in (fields["child_ids"] or [])]
+        try:
+            grant, purpose = self.grant_for(p)
+        except Refusal as r:
+            raise self._refuse(p, r.reason, path, event=event, **fields) from None
+        try:
+            self._record(p, outcome="allowed", path=path, grant=grant, purpose=purpose, event=event, **fields)
+        except Exception as e:  # noqa: BLE001 - an unrecorded read is not allowed (fail closed)
+            raise Refusal(f"the audit trail could not record this request, so nothing is shown: {e}") from None
+
+    def data_quality(self, p: Principal, path: str = "data_quality") -> dict[str, Any]:
+        """What the last build loaded and found: row counts by table, census and return years, data-quality
+        findings by rule and by file (with the build's action). Counts only, never a child's row; recorded first.
+        """
+        try:
+            grant, purpose = self.grant_for(p)
+        except Refusal as r:
+            raise self._refuse(p, r.reason, path, event="data_quality") from None
+        ctx = dict(grant=grant, purpose=purpose, event="data_quality")
+        if purpose.name not in self.DATA_QUALITY_PURPOSES:
+            raise self._refuse(p, f"the data-quality summary is for {' or '.join(self.DATA_QUALITY_PURPOSES)}; "
+                                  f"not available under {p.purpose}", path, **ctx)
+        cur = self.con.cursor()
+        try:
+            names = [r[0] for r in cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
+            tables = {n: cur.execute(f'SELECT count(*) FROM main."{n}"').fetchall()[0][0] for n in names}
+            census = [r[0] for r in cur.execute(
+                "SELECT DISTINCT return_year FROM main.source_file WHERE kind = 'cin_xml' ORDER BY 1").fetchall()]
+            returns = [r[0] for r in cur.execute(
+                "SELECT DISTINCT return_year FROM main.source_file WHERE kind LIKE '903%' "
+                "AND return_year IS NOT NULL ORDER BY 1").fetchall()]
+            by_rule = cur.execute("SELECT rule, count(*) FROM main.data_quality GROUP BY rule "
+                                  "ORDER BY 2 DESC, 1").fetchall()
+            by_file = cur.execute("SELECT file, rule, action, count(*) AS findings FROM main.data_quality "
+                                  "GROUP BY ALL ORDER BY file, findings DESC, rule, action").fetchall()
+        except duckdb.Error as e:
+            raise self._refuse(p, f"the warehouse has no build summary: {e}", path, **ctx) from None
+        finally:
+            cur.close()
+        try:
+            self._record(p, outcome="allowed", path=path, rows=len(by_file), **ctx)
+        except Exception as e:  # noqa: BLE001 - recorded before it is shown, or not shown
+            raise Refusal(f"the audit trail could not record this request, so nothing is shown: {e}") from None
+        return {"tables": tables, "census_years": census, "return_years": returns, "data_quality": dict(by_rule),
+                "by_file": [{"file": f, "rule": r, "action": a, "findings": n} for f, r, a, n in by_file]}
+
 
 _PSEUDO = object()
 
@@ -569,17 +633,20 @@ def protect_frame(df: pl.DataFrame, spec: QuerySpec, rs: RuleSet, p: Principal, 
         # by the query's structure alone (never by the counts), so leaving the rest out discloses nothing, and
         # every page view (one filter + one breakdown, or two filters) is a slice of the one protected system.
         notes.append(f"not published at more than {k} dimensions at once")
-    away = sum((df[d].cast(pl.Utf8).fill_null(NOT_KNOWN) != TOTAL).cast(pl.Int64) for d in dims) if dims else None
     # the whole cube feeds the protection (which records exist decides which moves hide a small cell); only the
     # rows of the published view are returned
     full = df
     labels, flat_full = cube_axes(full, dims)
-    keep = np.ones(df.height, dtype=bool) if away is None else (away <= k).to_numpy()
-    df = df.filter(pl.Series(keep))
+    shape = tuple(len(lab) for lab in labels) or (1,)
+    keep = np.ones(df.height, dtype=bool)
+    if dims:
+        codes = np.unravel_index(flat_full, shape)
+        away = sum((codes[a] != 0) | (labels[a][:1] != [TOTAL]) for a in range(len(dims)))
+        keep = np.asarray(away <= k)
+        df = df.filter(pl.Series(keep))
     flat = flat_full[keep]
     if len(np.unique(flat_full)) != len(flat_full):
         raise Refusal(f"the query {spec.name!r} returned the same cell twice; it cannot be protected")
-    shape = tuple(len(lab) for lab in labels) or (1,)
     relations = [flat_relations(len(lab), lab[:1] == [TOTAL]) for lab in labels] or [[]]
     hidden: dict[tuple[int, str], Hidden] = {}
     shown: dict[str, list] = {}

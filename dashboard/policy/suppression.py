@@ -11,6 +11,10 @@ hidden corners that an attacker cannot resolve, which closes the known traps by 
   * singletons and small sums (the move must leave at least `protection_width` of room, knowing that hidden
     cells are >= 1 when zeros are shown);
   * zeros (a true zero is never a corner: a hidden zero can only move one way).
+Linked tables (protect(..., max_dims=K), what the gate uses): only cells broken down by at most K dimensions are
+published (the rest get status UNPUBLISHED); every move is a move of the whole cube restricted to those cells, so
+the 1- to K-way tables sharing margins are protected as one system. Record swaps (_Swaps) add moves the product
+form cannot express. See docs/privacy-model.md section 4.
 The LP audit (dashboard/policy/lp_audit.py) is the independent check the tests run.
 """
 
@@ -84,6 +88,7 @@ class _Axis:
     def __init__(self, rels: Sequence[Relation]) -> None:
         self.children = {int(p): [int(c) for c in ch] for p, ch in rels}
         self.parent = {c: p for p, ch in self.children.items() for c in ch}
+        self._moves: dict[int, list[dict[int, int]]] = {}
 
     def leaves_under(self, i: int) -> list[int]:
         if i not in self.children:
@@ -109,9 +114,11 @@ class _Axis:
         A: i with its chain up to the root and one chain down to a leaf, all +1 (parent and child move together).
         B: i's chain down to a leaf +1, a sibling's chain down to a leaf -1 (siblings move against each other).
         """
+        if i in self._moves:
+            return self._moves[i]
         if i not in self.parent and i not in self.children:
             return []
-        out = []
+        out = self._moves[i] = []
         up = self.up(i)
         for leaf in self.leaves_under(i):
             out.append({k: 1 for k in [*up, *self.down(i, leaf)]})

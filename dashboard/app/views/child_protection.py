@@ -29,11 +29,11 @@ left, right = st.columns(2)
 with left:
     points, a = r.trend("cp_plans_at_31_march", "children")
     if a is not None:
-        render.trend(points, a, title="Children on a plan at 31 March")
+        render.trend(points, a, title="Children on a plan at 31 March", filters=r.filters)
 with right:
     points, a = r.trend("icpc_timeliness", "pct_within_15")
     if a is not None:
-        render.trend(points, a, title="ICPCs within 15 working days (%)")
+        render.trend(points, a, title="ICPCs within 15 working days (%)", filters=r.filters)
 
 st.markdown("#### Plans by team")
 render.table(r.fetch("cp_plans_at_31_march"), r.filters, "team", None, g=r.g, principal=r.principal, page=r.key)

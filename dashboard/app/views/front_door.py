@@ -22,7 +22,7 @@ with left:
 with right:
     points, a = r.trend("re_referrals", "pct_re_referrals")
     if a is not None:
-        render.trend(points, a, title="Re-referrals within 12 months (%)")
+        render.trend(points, a, title="Re-referrals within 12 months (%)", filters=r.filters)
 
 a = r.fetch("assessment_timeliness")
 extra = report.other_dims(a)

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard.app import ig, render
+from dashboard.app import guard, ig, render
 from dashboard.audit import reports
 
 g, principal = ig.require("ig_access_log")
@@ -27,8 +27,8 @@ filters = {"user": user.strip() or None, "role": None if role == "Any" else role
            "purpose": None if purpose == "Any" else purpose, "outcome": None if outcome == "Any" else outcome,
            "child_id": child_id.strip() or None, "path": path.strip() or None, "since": since, "until": until}
 params = {k: str(v) for k, v in filters.items() if v is not None}
-ig.record(g, principal, "page:ig_access_log", params=params,
-          child_ids=[filters["child_id"]] if filters["child_id"] else None)
+guard.record(g, principal, "page:ig_access_log", event="audit_read", params=params,
+             child_ids=[filters["child_id"]] if filters["child_id"] else [])
 
 
 def result():

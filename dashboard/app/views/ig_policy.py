@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from dashboard.app import ig, policy_view, render
+from dashboard.app import guard, ig, policy_view, render
 
 g, principal = ig.require("ig_policy")
 render.page_header("Policy explorer", "Role x purpose x tier x scope x rule-set x lawful basis, from access_policies")
-ig.record(g, principal, "page:ig_policy")
+guard.record(g, principal, "page:ig_policy", event="audit_read")
 
 rows = policy_view.grants(g.policy)
 role = st.selectbox("Role", ["All roles"] + sorted(g.policy.roles))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.app import ig, render
+from dashboard.app import guard, ig, render
 from dashboard.audit import reports
 
 g, principal = ig.require("ig_subject_access")
@@ -16,7 +16,7 @@ if not child_id:
     st.info("Enter a child ID to list every recorded access to that child's record.")
     st.stop()
 
-ig.record(g, principal, "page:ig_subject_access", event="subject_access_report", child_ids=[child_id])
+guard.record(g, principal, "page:ig_subject_access", event="subject_access_report", child_ids=[child_id])
 report = reports.subject_access_report(g.trail, child_id, generated_by=principal.user)
 for line in report.summary():
     st.markdown(f"- {line}")

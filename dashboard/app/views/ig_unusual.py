@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from dashboard.app import ig, render
+from dashboard.app import guard, ig, render
 from dashboard.audit import unusual
 
 g, principal = ig.require("ig_unusual")
 render.page_header("Unusual activity", "Findings from the audit trail against the thresholds in access_policies")
 
-ig.record(g, principal, "page:ig_unusual")
+guard.record(g, principal, "page:ig_unusual", event="audit_read")
 try:
     child_teams = unusual.child_teams_from_warehouse(ig.warehouse_path())
 except Exception:  # noqa: BLE001 - without allocations only emergency access counts as outside a team

@@ -21,6 +21,6 @@ with right:
     a = r.fetch("cp_plans_starting")
     points, a2 = r.trend("cp_plans_starting", "plans")
     if a2 is not None:
-        render.trend(points, a2, title="Child protection plans starting")
+        render.trend(points, a2, title="Child protection plans starting", filters=r.filters)
 render.table(r.fetch("cin_primary_need"), r.filters, "primary_need", None, g=r.g, principal=r.principal,
              page=r.key, title="Children in need by primary need")

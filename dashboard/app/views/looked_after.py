@@ -34,7 +34,7 @@ left, right = st.columns(2)
 with left:
     points, a = r.trend("cla_at_31_march", "children")
     if a is not None:
-        render.trend(points, a, title="Children looked after at 31 March")
+        render.trend(points, a, title="Children looked after at 31 March", filters=r.filters)
 with right:
     a = r.fetch("cla_at_31_march")
     render.bar(a, r.filters, "age_band", "children", title="Looked after at 31 March by age", order=report.AGE_ORDER)

@@ -36,7 +36,7 @@ for col, (name, title) in zip(cols, (("cin_at_31_march", "Children in need at 31
         if a is None:
             render.refusal(f"{title} is not available.")
         else:
-            render.trend(points, a, title=title)
+            render.trend(points, a, title=title, filters=r.filters)
 
 left, right = st.columns(2)
 with left:
