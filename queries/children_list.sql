@@ -24,9 +24,9 @@
 --   - {name: upn, kind: value, label: UPN, source: child.upn}
 --   - {name: team, kind: value, label: Team, source: allocation.team_id}
 --   - {name: worker, kind: value, label: Social worker, source: allocation.worker_id}
---   - {name: cin_open, kind: value, label: In need at 31 March, source: cin_episode.closure_date}
---   - {name: cp_open, kind: value, label: On a CP plan at 31 March, source: cp_plan.end_date}
---   - {name: looked_after, kind: value, label: Looked after at 31 March, source: episode.dec}
+--   - {name: cin_open, kind: value, label: In need at 31 March, source: cin_episode.cin_episode_id}
+--   - {name: cp_open, kind: value, label: On a CP plan at 31 March, source: cp_plan.cp_plan_id}
+--   - {name: looked_after, kind: value, label: Looked after at 31 March, source: episode.episode_id}
 WITH y AS (SELECT census_start($census_year) AS s, census_end($census_year) AS e),
 active AS (
     SELECT child_id FROM cin_episode, y WHERE referral_date <= y.e AND (closure_date IS NULL OR closure_date >= y.s)

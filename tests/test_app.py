@@ -205,6 +205,86 @@ def test_hidden_cells_are_marked_on_charts_not_drawn_as_zero(env):
     assert marks["xaxis"] == "x2"  # drawn on its own 0..1 axis, not the count axis
 
 
+# ------------------------------------------------------------------------------------------ the gate's K-way limit
+NOT_PUBLISHED = "Not published at this level of detail: choose at most 2 filters/breakdowns at once"
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_chart_over_the_limit_says_so_and_draws_nothing(env):
+    # team + sex filters and a breakdown by age: 3 dimensions, the dfe rule-set publishes at most 2 at once
+    at = app(user("CSC.ServiceManager"), script=str(nav.BY_KEY["overview"].path),
+             query={"team": "T01", "sex": "Female"})
+    assert not at.exception
+    assert "Children in need by age" not in chart_titles(at)      # no empty chart, no bars of zero
+    notes = [i.value for i in at.info if NOT_PUBLISHED in i.value]
+    assert any("breaks down by age" in n and "filtered by sex and team" in n for n in notes)
+    # two filters and no breakdown is within the limit: the card still has a figure, and never a dash
+    assert metrics(at)["Children in need"] not in ("\u2013", "0", "")
+
+
+def test_card_over_the_limit_shows_a_dash_and_the_reason_never_zero(env):
+    # every child was born 1 June 2015: aged 9 at 31 March 2025, so age band 5-9 holds children in T01
+    at = app(user("CSC.ServiceManager"), script=str(nav.BY_KEY["overview"].path),
+             query={"team": "T01", "sex": "Female", "age_band": "5-9"})
+    m = metrics(at)
+    assert m["Children in need"] == "\u2013" and m["On a child protection plan"] == "\u2013"
+    assert any("Not published with 3 filters at once: choose at most 2" in c.value for c in at.caption)
+    assert not at.get("plotly_chart") or "Children in need at 31 March" not in chart_titles(at)
+
+
+def test_sankey_filtered_by_team_is_not_drawn(env):
+    at = app(user("CSC.ServiceManager"), script=str(nav.BY_KEY["interventions"].path), query={"team": "T01"})
+    assert not at.exception
+    assert not any(json.loads(c.proto.spec)["data"][0].get("type") == "sankey" for c in at.get("plotly_chart"))
+    assert any(NOT_PUBLISHED in i.value and "cannot also be filtered by team" in i.value for i in at.info)
+    at = app(user("CSC.ServiceManager"), script=str(nav.BY_KEY["interventions"].path))
+    assert any(json.loads(c.proto.spec)["data"][0].get("type") == "sankey" for c in at.get("plotly_chart"))
+
+
+def test_filter_bar_explains_the_limit_and_holds_further_filters(env):
+    at = app(user("CSC.ServiceManager"), query={"team": "T01", "sex": "Female"})
+    text = " ".join(c.value for c in at.sidebar.caption)
+    assert "each chart shows one breakdown plus at most one filter" in text
+    sb = {k: at.sidebar.selectbox(key=f"filter_{k}") for k in ("team", "sex", "age_band", "ethnicity_group")}
+    assert not sb["team"].disabled and not sb["sex"].disabled          # set ones can go back to All
+    assert sb["age_band"].disabled and sb["ethnicity_group"].disabled  # a third would be over the limit
+    sb["sex"].set_value("All")
+    at.run()
+    assert not at.sidebar.selectbox(key="filter_age_band").disabled
+
+
+def test_data_quality_page_reads_counts_through_the_gate_and_is_recorded(env):
+    from dashboard.audit import AuditTrail, reports
+
+    at = app(user("CSC.IGOfficer", email="dq@council.example"))
+    at.switch_page(page("ig_data_quality")).run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Children"] == "17"                    # C001..C017
+    trail = AuditTrail(Path(os.environ["CSC_AUDIT"]))
+    mine = reports.search(trail, user="dq@council.example", path="page:ig_data_quality")
+    assert mine.height == 1 and mine["event"][0] == "data_quality" and mine["purpose"][0] == "audit"
+
+
+def test_gate_data_quality_and_record_access_refuse_what_they_should(env):
+    from dashboard.config import Settings
+    from dashboard.policy import Gate, Principal, Refusal
+
+    g = Gate.open(Settings.from_env())
+    try:
+        analyst = Principal(user="bea", role="bi_analyst", teams=(), purpose="planning")
+        with pytest.raises(Refusal, match="data-quality summary"):
+            g.data_quality(analyst)
+        manager = Principal(user="sam", role="service_manager", teams=(), purpose="service_management")
+        assert g.data_quality(manager)["tables"]["child"] == 17
+        with pytest.raises(ValueError, match="'user' is set by the gate"):
+            g.record_access(manager, "page:x", user="someone-else")
+    finally:
+        g.close()
+
+
 # ------------------------------------------------------------------------------------------ page guards
 @pytest.mark.parametrize(("key", "u"), [
     ("children", user("CSC.ServiceManager")),

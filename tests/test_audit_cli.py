@@ -119,6 +119,9 @@ def test_review_queue_and_decision(trail):
     decision = entries(trail.path).filter(event="emergency_review").row(0, named=True)
     assert (decision["user"], decision["review_of"], decision["decision"], decision["note"]) == (
         "ivy", 2, "not_justified", "no open case")
+    # the decision is itself an audited act under the audit purpose: its lawful basis and tier are kept with it
+    assert decision["purpose"] == "audit" and decision["tier"] == "aggregate"
+    assert "UK GDPR Art 6(1)" in decision["lawful_basis"]
     r = run(trail.path, "review")
     assert "No emergency accesses awaiting review." in r.stdout
     r = run(trail.path, "decide", "2", "--justified")

@@ -237,8 +237,11 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
     if not cube.rows_where(a.res, fixed, by):
         _empty(a, title)
         return
+    cats_all = [k for k, _ in cube.series(a.res, fixed, by, columns[0])]
+    if not horizontal and len(cats_all) > 3 and max(map(len, cats_all), default=0) > 12:
+        horizontal = True  # long category names are read across, not slanted under the axis
     fig = go.Figure()
-    any_hidden = False
+    any_hidden = any_shown = False
     for n, col in enumerate(columns):
         pairs = cube.series(a.res, fixed, by, col, order)
         shown = [(k, c) for k, c in pairs if not c.hidden and c.number is not None]
@@ -250,6 +253,7 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
                      hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>" if not horizontal
                      else "%{y}: %{x}<extra>%{fullData.name}</extra>")
         fig.add_trace(trace)
+        any_shown = any_shown or bool(shown)
         hidden = [(k, c) for k, c in pairs if c.hidden]
         _hidden_marks(fig, [k for k, _ in hidden], [c.why for _, c in hidden], [str(c.display) for _, c in hidden],
                       horizontal, group=f"g{n}", name=name if len(columns) > 1 else "", first=not any_hidden)
@@ -264,8 +268,13 @@ def bar(a: Answer, filters: dict, by: str, column: str | Sequence[str], *, title
     _layout(fig, title or a.title, height=max(300, 34 * n_cats + 120) if horizontal else 340)
     top = max((c.number for col in columns for _, c in cube.series(a.res, fixed, by, col)
                if c.number is not None), default=0)
+    value_axis = "xaxis" if horizontal else "yaxis"   # only the value axis: the hidden bands keep their own 0..1
     if top > 0:  # headroom so the value labels outside the bars are not clipped
-        (fig.update_xaxes if horizontal else fig.update_yaxes)(range=[0, top * 1.15])
+        fig.update_layout({value_axis: {"range": [0, top * 1.15]}})
+    if not any_shown:  # every cell hidden: a value axis with no values would only mislead
+        fig.update_layout({value_axis: {"visible": False}})
+    if horizontal and not order:  # read top to bottom in the answer's order
+        fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(cats_all)))
     if len(columns) == 1:
         fig.update_layout(showlegend=any_hidden)
     _show(fig, a, key or f"{a.name}-{by}-{'-'.join(columns)}")
@@ -300,6 +309,10 @@ def trend(points: list[tuple[str, cube.Cell]], a: Answer, *, title: str | None =
         fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False})
     _layout(fig, title or a.title)
     fig.update_xaxes(type="category")
+    if all(y is None for y in ys):  # every year hidden: no value axis to misread
+        fig.update_layout(yaxis={"visible": False})
+    elif "percent" not in a.unit and "rate" not in a.unit and max(y for y in ys if y is not None) < 5:
+        fig.update_layout(yaxis={"dtick": 1})  # counts of a few children: whole numbers on the axis
     _show(fig, a, key or f"{a.name}-trend")
 
 

@@ -57,6 +57,8 @@ class Report:
             i = cube.total_row(a.res, fixed)
             if i is not None:
                 points.append((str(y), cube.cell(a.res, i, column)))
+            elif first(a, "count") and column in {c.name for c in a.res.columns if c.kind == "count"}:
+                points.append((str(y), cube.Cell(display=0, number=0)))  # nobody counted: a true zero
         return points, last
 
     def england(self, a: render.Answer, column: str) -> float | None:

@@ -822,7 +822,8 @@ class AuditTrail:
 
     # ------------------------------------------------------------------ emergency access
     def review_emergency(self, seq: int, reviewer: str, justified: bool, note: str | None = None, *,
-                         role: str | None = "ig_officer", path: str = "cli:audit review") -> int:
+                         role: str | None = "ig_officer", path: str = "cli:audit review",
+                         lawful_basis: str | None = None, tier: str | None = None) -> int:
         """Record an IG officer's decision on emergency access entry ``seq`` as its own entry; return its seq."""
 
         def check(con: duckdb.DuckDBPyConnection) -> None:
@@ -839,6 +840,7 @@ class AuditTrail:
                 raise AuditError(f"emergency access {seq} was already reviewed (entry {done[0][0]} by {done[0][1]})")
 
         entry = {"user": reviewer, "role": role, "purpose": "audit", "path": path, "outcome": "allowed",
+                 "lawful_basis": lawful_basis, "tier": tier, "teams": [],
                  "event": "emergency_review", "review_of": int(seq),
                  "decision": "justified" if justified else "not_justified", "note": note}
         return self._append(entry, precheck=check)

@@ -260,9 +260,10 @@ def decide_cmd(
     if justified is None:
         raise fail("say --justified or --not-justified")
     trail, who = _trail(ctx), _officer(officer)
-    _authorise(trail, who, reader_role, "cli:audit decide", {"seq": seq}, event="emergency_review")
+    grant = _authorise(trail, who, reader_role, "cli:audit decide", {"seq": seq}, event="emergency_review")
     try:
-        rseq = trail.review_emergency(seq, who, justified, note, role=reader_role, path="cli:audit decide")
+        rseq = trail.review_emergency(seq, who, justified, note, role=reader_role, path="cli:audit decide",
+                                      lawful_basis=grant["lawful_basis"], tier=grant["tier"])
     except AuditError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"Recorded review of emergency access {seq} as entry {rseq}: "

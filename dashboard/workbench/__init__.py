@@ -1,6 +1,6 @@
 """The analyst's SQL workbench: a locked DuckDB instance holding only their pseudonymised planning mart.
 
-No Streamlit here (the page is dashboard/app/pages/workbench.py). See docs/workbench.md.
+No Streamlit here (the page is dashboard/app/views/workbench.py). See docs/workbench.md.
 """
 
 from dashboard.workbench.bench import bench_workbench

@@ -40,8 +40,10 @@ for rec in pending.iter_rows(named=True):
                     st.error("A note is required.")
                 else:
                     try:
+                        grant, purpose = g.grant_for(principal)
                         g.trail.review_emergency(int(rec["seq"]), principal.user, decision == "Justified",
-                                                 note.strip(), role=principal.role, path="page:ig_emergency")
+                                                 note.strip(), role=principal.role, path="page:ig_emergency",
+                                                 lawful_basis=purpose.lawful_basis.text(), tier=grant.tier)
                     except AuditError as e:
                         st.error(f"Not recorded: {e}")
                     else:
