@@ -24,16 +24,15 @@ def require(page_key: str):
 
 def record(g, principal, path: str, *, event: str = "audit_read", params: dict | None = None,
            child_ids: list[str] | None = None, reason: str | None = None) -> None:
-    """Write the officer's read to the trail, or stop the page: an unrecorded read of the trail is not allowed."""
-    grant, purpose = g.grant_for(principal)
-    entry = {"user": principal.user, "role": principal.role, "teams": list(principal.teams),
-             "purpose": principal.purpose, "lawful_basis": purpose.lawful_basis.text(), "path": path,
-             "params": params or {}, "outcome": "allowed", "event": event, "tier": grant.tier,
-             "child_ids": [str(c) for c in (child_ids or [])], "reason": reason}
+    """Write the officer's read to the trail through the gate, or stop the page: an unrecorded read of the trail
+    is not allowed."""
+    from dashboard.policy import Refusal
+
     try:
-        g.trail.record(entry)
-    except Exception as e:  # noqa: BLE001 - any failure to record means nothing is shown
-        st.error(f"The audit trail could not record this request, so nothing is shown: {e}")
+        g.record_access(principal, path, event=event, params=params or {}, child_ids=child_ids or [],
+                        reason=reason)
+    except Refusal as e:
+        st.error(f"Nothing is shown: {e}")
         st.stop()
 
 
@@ -57,15 +56,11 @@ def downloads(g, principal, frame_fn: Callable[[], pl.DataFrame], name: str, par
 
     def make(fmt: str) -> Callable[[], bytes]:
         def build() -> bytes:
-            # recorded first (AuditError propagates: no file without a record); the grant is checked again here
-            # because the file is made on a later click, and its lawful basis goes with it into the child's
-            # subject access report (Refusal propagates too: no file for a principal without the audit purpose)
-            grant, purpose = g.grant_for(principal)
-            g.trail.record({"user": principal.user, "role": principal.role, "teams": list(principal.teams),
-                            "purpose": principal.purpose, "lawful_basis": purpose.lawful_basis.text(),
-                            "tier": grant.tier, "path": f"export:{fmt}", "params": params,
-                            "outcome": "allowed", "event": "audit_export", "query": name,
-                            "child_ids": [str(c) for c in (child_ids or [])]})
+            # recorded first through the gate (Refusal propagates: no file without a record); the grant is checked
+            # again here because the file is made on a later click, and its lawful basis goes with it into the
+            # child's subject access report
+            g.record_access(principal, f"export:{fmt}", event="audit_export", params=params, query=name,
+                            child_ids=child_ids or [])
             f = frame_fn()
             header, rows = f.columns, [list(r) for r in f.iter_rows()]
             rows = [[str(v) if v is not None and not isinstance(v, int | float) else v for v in r] for r in rows]
