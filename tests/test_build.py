@@ -352,3 +352,26 @@ def test_short_breaks_only_needs_every_episode_v3_v4(tmp_path):
     build([tmp_path / "ssda903"], out, progress=False)
     assert rows(out, "SELECT child_id, episodes, short_breaks_only FROM period_of_care ORDER BY 1") == [
         ("P", 1, True), ("Q", 2, False)]
+
+
+def test_a_warehouse_from_another_version_is_refused_with_what_to_do(tmp_path):
+    """A file whose baked-in schema/macros differ from this version's is refused up front (not a catalog error
+    in the middle of a page), by every path that opens the warehouse."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from dashboard.cli import app
+    from dashboard.warehouse import db
+
+    wh = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(wh))
+    db.create_schema(con)
+    db.create_planning_views(con)
+    con.execute("UPDATE build_info SET value = 'an-older-version' WHERE key = 'code_version'")
+    con.close()
+    assert not db.is_current(wh)
+    r = CliRunner().invoke(app, ["--warehouse", str(wh), "--audit", str(tmp_path / "a.duckdb"), "query",
+                                 "cin_at_31_march", "--as", "service_manager"])
+    assert r.exit_code != 0
+    assert "built by a different version" in r.output and "csc-dashboard build" in r.output
+    assert "Traceback" not in r.output

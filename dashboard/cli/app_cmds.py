@@ -113,11 +113,16 @@ def register(app: typer.Typer) -> None:
         from dashboard.cli import fail
 
         settings: Settings = ctx.obj
-        if not settings.warehouse.exists():
+        from dashboard.warehouse.db import is_current
+
+        # in demo mode an out-of-date warehouse (built by an earlier version) is rebuilt from the sample data
+        stale = demo and settings.warehouse.exists() and not is_current(settings.warehouse)
+        if stale or not settings.warehouse.exists():
             if not SAMPLE_DATA_DIR.exists():
                 raise fail(f"no warehouse at {settings.warehouse} and no sample_data/ to build it from; "
                            "run `csc-dashboard build` first")
-            typer.echo(f"No warehouse at {settings.warehouse}: building it from {SAMPLE_DATA_DIR} ...", err=True)
+            what = "An out-of-date warehouse" if stale else "No warehouse"
+            typer.echo(f"{what} at {settings.warehouse}: building it from {SAMPLE_DATA_DIR} ...", err=True)
             from dashboard.warehouse.build import build
             from dashboard.warehouse.dq import BuildError
 

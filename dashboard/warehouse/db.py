@@ -23,9 +23,24 @@ CHILD_TABLES = (
 POPULATIONS = {"all": "main", "no_objectors": "planning"}
 
 
+class WarehouseOutdated(FileNotFoundError):
+    """The file was built by another version of the schema or the measures' macros: as good as missing."""
+
+
+def code_version() -> str:
+    """A fingerprint of what a warehouse file bakes in from the code: the schema and the SQL macros."""
+    import hashlib
+
+    h = hashlib.sha256(SCHEMA_SQL.read_bytes())
+    if MACROS_SQL.exists():
+        h.update(MACROS_SQL.read_bytes())
+    return h.hexdigest()
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table, the bank-holiday calendar and the SQL macros the measures use."""
     con.execute(SCHEMA_SQL.read_text())
+    con.execute("INSERT INTO build_info VALUES ('code_version', ?)", [code_version()])
     from dashboard.warehouse.calendar import load_bank_holidays
 
     load_bank_holidays(con)
@@ -51,6 +66,27 @@ def create_planning_views(con: duckdb.DuckDBPyConnection) -> None:
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not Path(path).exists():
         raise FileNotFoundError(f"No warehouse at {path}: run `csc-dashboard build` first.")
-    return duckdb.connect(str(path), read_only=True, config={
+    con = duckdb.connect(str(path), read_only=True, config={
         "autoinstall_known_extensions": False, "autoload_known_extensions": False,
     })
+    # Why: macros and tables are baked into the file at build time; a file from another version would answer
+    # with old definitions or fail mid-query with a catalog error. Refuse it up front with what to do instead.
+    try:
+        got = con.execute("SELECT value FROM build_info WHERE key = 'code_version'").fetchall()
+    except duckdb.Error:
+        got = []
+    if not got or got[0][0] != code_version():
+        con.close()
+        raise WarehouseOutdated(
+            f"The warehouse at {path} was built by a different version of the product: run "
+            "`csc-dashboard build` again on the same sources.")
+    return con
+
+
+def is_current(path: Path) -> bool:
+    """True when `path` is a warehouse this version can open."""
+    try:
+        open_readonly(path).close()
+    except (FileNotFoundError, duckdb.Error):
+        return False
+    return True
