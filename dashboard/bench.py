@@ -73,7 +73,7 @@ def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: i
     import duckdb
 
     from dashboard.generate import generate_frames
-    from dashboard.warehouse import db
+    from dashboard.warehouse import db, derived
     from dashboard.warehouse.build import DATA_TABLES, _insert
     from dashboard.warehouse.codes import lookup_rows
     from dashboard.warehouse.coldoc import column_docs
@@ -113,6 +113,7 @@ def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: i
     _insert(con, "column_doc", pl.DataFrame(column_docs(con), orient="row",
                                             schema=["table_name", "column_name", "data_type", "meaning"]))
     db.create_planning_views(con)
+    derived.materialise(con)   # the measures' derived tables (dashboard/warehouse/derived.sql), as a build stores them
     con.execute("CHECKPOINT")
     con.close()
     return out, rows, insert_seconds, kept
@@ -130,12 +131,14 @@ def principal_for(spec, gate):
 
 
 @contextmanager
-def bench_gate(warehouse: Path) -> Iterator:
-    """A gate on `warehouse` with its result cache off (every call does the full work) and a throw-away trail."""
+def bench_gate(warehouse: Path, store_size: int = 0) -> Iterator:
+    """A gate on `warehouse` with its result cache off and (by default) no protected-cube store, so every call
+    does the full work, and a throw-away trail."""
     from dashboard.policy import Gate
 
     with tempfile.TemporaryDirectory(prefix="csc-bench-audit-") as tmp:
-        gate = Gate.open(Settings(warehouse=warehouse, audit=Path(tmp) / "audit.duckdb"), cache_size=0)
+        gate = Gate.open(Settings(warehouse=warehouse, audit=Path(tmp) / "audit.duckdb"), cache_size=0,
+                         store_size=store_size)
         try:
             yield gate
         finally:
@@ -175,29 +178,82 @@ def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
 
 
 def time_pages(warehouse: Path, repeat: int) -> list[dict]:
-    """Each report page's gate calls, as a service manager makes them, replayed with the gate's cache off;
-    beside it the page's first full run in Streamlit's AppTest (script, gate calls with a cold cache, charts)."""
+    """Each report page's gate calls as a service manager's page view makes them (one `query_many`: decisions,
+    protected cubes, one audit commit), timed from request to data ready to render:
+
+    - cold: the protected-cube store emptied before every run (each cube queried and protected again);
+    - warm: after the store's warm-up (`Gate.warm_up`, what `csc-dashboard serve` starts in the background),
+      so the page costs its decisions, the per-principal copies and one audit commit;
+    - render: slicing every card, chart and table's view out of the answers (cube.py), per page;
+    beside them the whole page in Streamlit's AppTest (script, gate, charts), first run cold and after warm-up.
+    """
     from dashboard.app.pagebench import page_calls
     from dashboard.policy import Principal
 
     pages = page_calls(warehouse)
     out = []
-    with bench_gate(warehouse) as gate:
-        for page, role, purpose, all_calls, apptest_seconds in pages:
+    with bench_gate(warehouse, store_size=100_000) as gate:
+        plans = []
+        for page, role, purpose, all_calls, apptest_cold, apptest_warm in pages:
             p = Principal(user="bench-page", role=role, purpose=purpose)
-            # within one page view a repeated call is a cache hit: replay each distinct call once, cache off
+            # a page asks for each distinct (measure, parameters) once per view
             calls = list({(n, repr(sorted(a.items()))): (n, a) for n, a in all_calls}.values())
+            plans.append((page, role, p, calls, apptest_cold, apptest_warm))
 
-            def run(calls=calls, p=p):
-                for name, params in calls:
-                    try:
-                        gate.query(p, name, params, path="bench")
-                    except Exception:  # a refused call still costs the page its decision time
-                        pass
+        def run(p, calls, cold: bool):
+            if cold:
+                gate.clear_store()
+            return gate.query_many(p, calls, path="bench")
 
-            out.append({"page": page, "role": role, "queries": len(calls),
-                        "ms": median_seconds(run, repeat) * 1e3, "apptest_ms": apptest_seconds * 1e3})
+        cold = {page: median_seconds(lambda p=p, c=calls: run(p, c, True), repeat)
+                for page, _, p, calls, _, _ in plans}
+        t0 = time.perf_counter()
+        gate.warm_up()
+        warm_up_s = time.perf_counter() - t0
+        for page, role, p, calls, apptest_cold, apptest_warm in plans:
+            warm = median_seconds(lambda p=p, c=calls: run(p, c, False), repeat)
+            answers = run(p, calls, False)
+            out.append({"page": page, "role": role, "queries": len(calls), "ms": cold[page] * 1e3,
+                        "warm_ms": warm * 1e3, "render_ms": median_seconds(lambda a=answers: _slice_all(a), repeat)
+                        * 1e3, "apptest_ms": apptest_cold * 1e3, "apptest_warm_ms": apptest_warm * 1e3,
+                        "warm_up_s": warm_up_s, "store_entries": gate.store_info()["entries"]})
     return out
+
+
+def _slice_all(answers: list) -> int:
+    """What a page's render phase does with its answers: every total and every one-dimension series (cube.py)."""
+    from dashboard.app import cube
+
+    n = 0
+    for res in answers:
+        if isinstance(res, Exception):
+            continue
+        count = next((c.name for c in res.columns if c.kind == "count"), None)
+        if count is None:
+            continue
+        n += cube.total_row(res, {}) is not None
+        for d in cube.dimensions(res):
+            n += len(cube.series(res, {}, d, count))
+    return n
+
+
+def page_table(pages: list[dict], goal_ms: float):
+    """The pages' figures as a rich Table (for `csc-dashboard bench`)."""
+    from rich.table import Table
+
+    t = Table(title=f"pages: request to data ready to render, service manager (goal < {goal_ms} ms)")
+    for col in ("page", "gate calls", "cold ms", "warm ms", "slicing ms", "AppTest cold ms", "AppTest warm ms"):
+        # page names are what readers look for: never cut them short on a narrow terminal
+        t.add_column(col, justify="left" if col == "page" else "right", no_wrap=col == "page",
+                     min_width=16 if col == "page" else None)
+    for pg in pages:
+        t.add_row(pg["page"], str(pg["queries"]), f"{pg['ms']:.1f}", f"{pg.get('warm_ms', float('nan')):.1f}",
+                  f"{pg.get('render_ms', float('nan')):.1f}", f"{pg['apptest_ms']:.0f}",
+                  f"{pg.get('apptest_warm_ms', float('nan')):.0f}")
+    if pages and "warm_up_s" in pages[0]:
+        t.caption = (f"warm-up: {pages[0]['store_entries']} protected cubes in {pages[0]['warm_up_s']:.1f} s "
+                     "(background, at server start)")
+    return t
 
 
 def run_scale(name: str, warehouse: Path, children: int, rows: int, seconds: float, kind: str,

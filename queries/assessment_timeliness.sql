@@ -40,27 +40,18 @@ w AS (
         FROM (SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a)
     ) d ON d.s IS NOT DISTINCT FROM a.start_date AND d.e IS NOT DISTINCT FROM a.authorisation_date
 ),
-at_team AS (
-    SELECT w.child_id, w.start_date, w.authorisation_date,
-           arg_max(al.team_id, alloc_rank(al.start_date, al.team_id)) AS team
-    FROM w JOIN allocation al
-      ON al.child_id = w.child_id AND open_at(al.start_date, al.end_date, w.authorisation_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE al.start_date <= census_end($census_year)
-      AND (al.end_date IS NULL OR al.end_date > census_start($census_year))
-    GROUP BY ALL
-),
 base AS (
     SELECT w.child_id, w.wd,
            assessment_band(w.start_date, w.authorisation_date, w.wd) AS band_v,
-           child_age_band(c.dob, c.expected_dob, w.authorisation_date) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           disability_label(c.is_disabled) AS disability_v,
-           coalesce(atm.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.disability AS disability_v,
+           cd.team AS team_v
     FROM w
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN at_team atm ON atm.child_id = w.child_id AND atm.start_date IS NOT DISTINCT FROM w.start_date
-                AND atm.authorisation_date = w.authorisation_date
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = w.child_id AND cd.d = w.authorisation_date AND cd.census_year = $census_year
 ),
 -- The cube is rolled up from the finest cells (one aggregation over base, one row per working-day count)
 -- joined with the grouping masks, instead of GROUP BY CUBE's aggregation (and median sort) over every

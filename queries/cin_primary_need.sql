@@ -17,29 +17,15 @@
 --   - {name: sex, kind: dimension, label: Sex}
 --   - {name: team, kind: dimension, label: Team}
 --   - {name: children, kind: count, label: Children in need at 31 March}
-WITH ref AS (SELECT census_end($census_year) AS d),
-open_cin AS (
-    SELECT e.child_id, arg_max(e.primary_need, {'d': e.referral_date, 'id': e.cin_episode_id}) AS need
-    FROM cin_episode e, ref
-    WHERE NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, ref.d)
-    GROUP BY e.child_id
-),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN open_cin USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
-base AS (
-    SELECT o.child_id,
-           primary_need_label(o.need) AS need_v,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           coalesce(t.team, 'Unallocated') AS team_v
-    FROM open_cin o CROSS JOIN ref
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
+WITH base AS (
+    -- children with an open CIN episode at 31 March and its primary need (the latest referral's), worked out at
+    -- build time (derived.sql, `child_census`)
+    SELECT child_id,
+           primary_need_label(cin_need) AS need_v,
+           child_age_band(dob, expected_dob, census_end($census_year)) AS age_band_v,
+           sex AS sex_v, team AS team_v
+    FROM child_census
+    WHERE census_year = census_clamp($census_year) AND cin_open
 ),
 fine AS (
     SELECT need_v, age_band_v, sex_v, team_v,

@@ -19,27 +19,16 @@
 --   - {name: sex, kind: dimension, label: Sex}
 --   - {name: team, kind: dimension, label: Team}
 --   - {name: children, kind: count, label: Children looked after at 31 March}
-WITH ref AS (SELECT census_end($census_year) AS d),
-cla AS (
-    SELECT * FROM cla_on(census_end($census_year))
-),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN cla USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
-base AS (
-    SELECT e.child_id,
-           legal_status_group(e.ls) AS ls_v,
-           placement_group(e.place) AS place_v,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           coalesce(t.team, 'Unallocated') AS team_v
-    FROM cla e CROSS JOIN ref
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
+WITH base AS (
+    -- children looked after at 31 March (the cla_on episode's legal status and placement), worked out at build
+    -- time (derived.sql, `child_census`)
+    SELECT child_id,
+           legal_status_group(cla_ls) AS ls_v,
+           placement_group(cla_place) AS place_v,
+           child_age_band(dob, expected_dob, census_end($census_year)) AS age_band_v,
+           sex AS sex_v, team AS team_v
+    FROM child_census
+    WHERE census_year = census_clamp($census_year) AND cla_open
 ),
 fine AS (
     SELECT ls_v, place_v, age_band_v, sex_v, team_v,

@@ -25,29 +25,24 @@ WITH p AS (
                PARTITION BY child_id, period_no ORDER BY seq
                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS end_rec
     FROM episodes_stitched()
-    WHERE NOT period_short_breaks_only
+    -- every episode of a period carries its period_end, so this keeps whole periods: the ones ending in the year
+    WHERE NOT period_short_breaks_only AND in_census_year(period_end, $census_year)
 ),
 ended AS (
     SELECT * FROM p WHERE in_census_year(period_end, $census_year)
 ),
-et AS (
-    SELECT e.child_id, e.period_no, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM ended e JOIN allocation a ON a.child_id = e.child_id AND open_at(a.start_date, a.end_date, e.period_end)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY ALL
-),
 base AS (
     SELECT e.child_id,
            reason_ceased_group(e.end_rec) AS rec_v,
-           child_age_band(c.dob, c.expected_dob, e.period_end) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           coalesce(et.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.ethnicity_group AS ethnicity_v,
+           cd.team AS team_v
     FROM ended e
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN et USING (child_id, period_no)
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = e.child_id AND cd.d = e.period_end AND cd.census_year = $census_year
 ),
 kc AS (
     SELECT *, count(*) OVER (PARTITION BY child_id) AS combos

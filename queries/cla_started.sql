@@ -26,24 +26,18 @@ WITH s AS (
     WHERE rne = 'S' AND NOT is_short_break(ls) AND in_census_year(decom, $census_year)
     GROUP BY child_id, decom
 ),
-stt AS (
-    SELECT s.child_id, s.decom, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM s JOIN allocation a ON a.child_id = s.child_id AND open_at(a.start_date, a.end_date, s.decom)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY ALL
-),
 base AS (
     SELECT s.child_id,
            legal_status_group(s.ls) AS ls_v,
-           child_age_band(c.dob, c.expected_dob, s.decom) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           coalesce(stt.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.ethnicity_group AS ethnicity_v,
+           cd.team AS team_v
     FROM s
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN stt USING (child_id, decom)
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = s.child_id AND cd.d = s.decom AND cd.census_year = $census_year
 ),
 kc AS (
     SELECT *, count(*) OVER (PARTITION BY child_id) AS combos

@@ -18,31 +18,15 @@
 --   - {name: ethnicity_group, kind: dimension, label: Ethnicity}
 --   - {name: team, kind: dimension, label: Team}
 --   - {name: children, kind: count, label: Children on a CP plan at 31 March}
-WITH ref AS (SELECT census_end($census_year) AS d),
-open_cpp AS (
-    SELECT p.child_id,
-           arg_max(p.latest_category, {'d': p.start_date, 'id': p.cp_plan_id}) AS cat
-    FROM cp_plan p, ref
-    WHERE open_at(p.start_date, p.end_date, ref.d)
-    GROUP BY p.child_id
-),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN open_cpp USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
-base AS (
-    SELECT o.child_id,
-           abuse_category_label(o.cat) AS cat_v,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           coalesce(t.team, 'Unallocated') AS team_v
-    FROM open_cpp o CROSS JOIN ref
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
+WITH base AS (
+    -- children with an open CP plan at 31 March and its latest category (the latest plan's), worked out at build
+    -- time (derived.sql, `child_census`)
+    SELECT child_id,
+           abuse_category_label(cp_category) AS cat_v,
+           child_age_band(dob, expected_dob, census_end($census_year)) AS age_band_v,
+           sex AS sex_v, ethnicity_group AS ethnicity_v, team AS team_v
+    FROM child_census
+    WHERE census_year = census_clamp($census_year) AND cp_open
 ),
 fine AS (
     SELECT cat_v, age_band_v, sex_v, ethnicity_v, team_v,

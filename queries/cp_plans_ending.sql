@@ -30,24 +30,18 @@ WITH p AS (
     WHERE in_census_year(end_date, $census_year)
     GROUP BY child_id, start_date, end_date
 ),
-pt AS (
-    SELECT p.child_id, p.start_date, p.end_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM p JOIN allocation a ON a.child_id = p.child_id AND open_at(a.start_date, a.end_date, p.end_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY ALL
-),
 base AS (
     SELECT p.child_id,
            cpp_duration_band(p.start_date, p.end_date) AS band_v,
            abuse_category_label(p.cat) AS cat_v,
-           child_age_band(c.dob, c.expected_dob, p.end_date) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           coalesce(pt.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.team AS team_v
     FROM p
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN pt USING (child_id, start_date, end_date)
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = p.child_id AND cd.d = p.end_date AND cd.census_year = $census_year
 ),
 kc AS (
     SELECT *, count(*) OVER (PARTITION BY child_id) AS combos

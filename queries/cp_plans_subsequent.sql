@@ -36,25 +36,18 @@ per_child AS (
     FROM y JOIN earliest e USING (child_id)
     GROUP BY y.child_id
 ),
-pt AS (
-    SELECT p.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM per_child p
-    JOIN allocation a ON a.child_id = p.child_id AND open_at(a.start_date, a.end_date, p.first_in_year)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY p.child_id
-),
 base AS (
     SELECT p.child_id, p.had_earlier,
-           child_age_band(c.dob, c.expected_dob, p.first_in_year) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           disability_label(c.is_disabled) AS disability_v,
-           coalesce(pt.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.ethnicity_group AS ethnicity_v,
+           cd.disability AS disability_v,
+           cd.team AS team_v
     FROM per_child p
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN pt USING (child_id)
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = p.child_id AND cd.d = p.first_in_year AND cd.census_year = $census_year
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, disability_v, team_v,

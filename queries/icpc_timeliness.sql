@@ -36,24 +36,18 @@ w AS (
         FROM (SELECT DISTINCT start_date AS s, icpc_date AS e FROM s)
     ) d ON d.s IS NOT DISTINCT FROM s.start_date AND d.e IS NOT DISTINCT FROM s.icpc_date
 ),
-st AS (
-    SELECT w.child_id, w.start_date, w.icpc_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM w JOIN allocation a ON a.child_id = w.child_id AND open_at(a.start_date, a.end_date, w.icpc_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY ALL
-),
 base AS (
     SELECT w.child_id, w.wd,
-           child_age_band(c.dob, c.expected_dob, w.icpc_date) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           disability_label(c.is_disabled) AS disability_v,
-           coalesce(st.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.ethnicity_group AS ethnicity_v,
+           cd.disability AS disability_v,
+           cd.team AS team_v
     FROM w
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN st USING (child_id, start_date, icpc_date)
+    -- the child's age band, labels and team on the event date, worked out at build time
+    -- (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = w.child_id AND cd.d = w.icpc_date AND cd.census_year = $census_year
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, disability_v, team_v,

@@ -22,56 +22,37 @@
 --   - {name: target, kind: dimension, label: To}
 --   - {name: team, kind: dimension, label: Team at referral}
 --   - {name: children, kind: count, label: Children}
-WITH r AS (
-    SELECT cin_episode_id, child_id, referral_date, referral_nfa
-    FROM cin_episode WHERE in_census_year(referral_date, $census_year)
-),
-f AS (
-    SELECT r.*,
-           r.cin_episode_id IN (SELECT cin_episode_id FROM assessment) AS has_asmt,
-           r.cin_episode_id IN (SELECT cin_episode_id FROM section47) AS has_s47,
-           r.cin_episode_id IN (SELECT cin_episode_id FROM cin_plan) AS has_cinp,
-           r.cin_episode_id IN (SELECT cin_episode_id FROM cp_plan) AS has_cpp
-    FROM r
-),
-lac AS (
-    SELECT DISTINCT r.cin_episode_id
-    FROM r JOIN episode e ON e.child_id = r.child_id AND e.rne = 'S' AND NOT is_short_break(e.ls)
-                          AND e.decom BETWEEN r.referral_date AND census_end($census_year)
-),
-rt AS (
-    SELECT r.cin_episode_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY r.cin_episode_id
+WITH f AS (
+    -- the year's CIN episodes with where each referral led and the team on the referral date, worked out at
+    -- build time (derived.sql, `cin_episode_flow`)
+    SELECT cin_episode_id, child_id, referral_nfa, has_asmt, has_s47, has_cinp, has_cpp, looked_after_in_year,
+           team
+    FROM cin_episode_flow
+    WHERE census_year = $census_year
 ),
 links AS (
-    SELECT child_id, cin_episode_id, 'Referral' AS source,
+    SELECT child_id, team, 'Referral' AS source,
            CASE WHEN referral_nfa THEN 'No further action'
                 WHEN has_asmt THEN 'Assessment'
                 WHEN has_s47 THEN 'Section 47'
                 ELSE 'Awaiting or no assessment' END AS target
     FROM f
     UNION ALL
-    SELECT child_id, cin_episode_id, 'Assessment',
+    SELECT child_id, team, 'Assessment',
            CASE WHEN has_s47 THEN 'Section 47' WHEN has_cinp THEN 'CIN plan' WHEN has_cpp THEN 'CP plan'
                 ELSE 'No further action' END
     FROM f WHERE has_asmt AND NOT referral_nfa
     UNION ALL
-    SELECT child_id, cin_episode_id, 'Section 47',
+    SELECT child_id, team, 'Section 47',
            CASE WHEN has_cpp THEN 'CP plan' WHEN has_cinp THEN 'CIN plan' ELSE 'No further action' END
     FROM f WHERE has_s47 AND NOT referral_nfa
     UNION ALL
-    SELECT f.child_id, f.cin_episode_id, CASE WHEN f.has_cpp THEN 'CP plan' ELSE 'CIN plan' END, 'Looked after'
-    FROM f SEMI JOIN lac USING (cin_episode_id)
-    WHERE (f.has_cpp OR f.has_cinp) AND NOT f.referral_nfa
+    SELECT f.child_id, f.team, CASE WHEN f.has_cpp THEN 'CP plan' ELSE 'CIN plan' END, 'Looked after'
+    FROM f
+    WHERE f.looked_after_in_year AND (f.has_cpp OR f.has_cinp) AND NOT f.referral_nfa
 ),
 base AS (
-    SELECT links.child_id, links.source AS source_v, links.target AS target_v,
-           coalesce(rt.team, 'Unallocated') AS team_v
-    FROM links LEFT JOIN rt USING (cin_episode_id)
+    SELECT child_id, source AS source_v, target AS target_v, team AS team_v FROM links
 ),
 -- Distinct children per cell without GROUP BY CUBE's DISTINCT aggregation over every link per grouping set:
 -- each kind of link (source, target) gets a bit; each child gets the set of its links' bits, per team and

@@ -28,11 +28,14 @@
 --   - {name: pct_same_carer_2y, kind: percentage, numerator: same_carer_2y, denominator: children, label: "% same carer 2+ years"}
 WITH ref AS (SELECT census_end($census_year) AS d),
 cla AS (
-    SELECT e.child_id, e.period_no, e.period_start, e.seq, e.place
-    FROM cla_on(census_end($census_year)) e
-    LEFT JOIN child c USING (child_id), ref
-    WHERE age_at(c.dob, ref.d) < 16
-      AND e.period_start <= ref.d - INTERVAL 30 MONTH
+    -- children looked after at 31 March (the cla_on episode's period and place) with their groupings, worked
+    -- out at build time (derived.sql, `child_census`)
+    SELECT e.child_id, e.cla_period_no AS period_no, e.cla_period_start AS period_start, e.cla_seq AS seq,
+           e.cla_place AS place, e.team, e.dob, e.expected_dob, e.sex, e.ethnicity_group
+    FROM child_census e, ref
+    WHERE e.census_year = census_clamp($census_year) AND e.cla_open
+      AND age_at(e.dob, ref.d) < 16
+      AND e.cla_period_start <= ref.d - INTERVAL 30 MONTH
 ),
 carer AS (
     SELECT cla.child_id, max(pe.decom) AS carer_start
@@ -40,25 +43,16 @@ carer AS (
       ON pe.child_id = cla.child_id AND pe.period_no = cla.period_no AND pe.seq <= cla.seq AND pe.is_carer_change
     GROUP BY cla.child_id
 ),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN cla USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
 base AS (
     SELECT cla.child_id,
            coalesce(k.carer_start, cla.period_start) <= ref.d - INTERVAL 24 MONTH AS stable,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           child_age_band(cla.dob, cla.expected_dob, ref.d) AS age_band_v,
+           cla.sex AS sex_v,
+           cla.ethnicity_group AS ethnicity_v,
            placement_group(cla.place) AS place_v,
-           coalesce(t.team, 'Unallocated') AS team_v
+           cla.team AS team_v
     FROM cla CROSS JOIN ref
     LEFT JOIN carer k USING (child_id)
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, place_v, team_v,

@@ -25,23 +25,18 @@ WITH m AS (
     FROM missing_episode
     WHERE in_census_year(start_date, $census_year)
 ),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN m USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
+-- team at 31 March: the child's team_spell open that day (derived.sql), for the children in scope
 base AS (
     SELECT m.child_id,
            CASE m.missing_type WHEN 'M' THEN 'Missing' WHEN 'A' THEN 'Away from placement' ELSE 'Not known' END AS type_v,
-           child_age_band(c.dob, c.expected_dob, census_end($census_year)) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           coalesce(t.team, 'Unallocated') AS team_v
+           cd.age_band AS age_band_v,
+           cd.sex AS sex_v,
+           cd.ethnicity_group AS ethnicity_v,
+           cd.team AS team_v
     FROM m
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
+    -- the child's age band, labels and team on 31 March, worked out at build time (derived.sql, `child_day`)
+    LEFT JOIN child_day cd
+      ON cd.child_id = m.child_id AND cd.d = census_end($census_year) AND cd.census_year = $census_year
 ),
 kc AS (
     SELECT *, count(*) OVER (PARTITION BY child_id) AS combos

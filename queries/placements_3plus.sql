@@ -27,7 +27,11 @@
 --   - {name: children_3plus, kind: count, label: With 3 or more placements}
 --   - {name: pct_3plus, kind: percentage, numerator: children_3plus, denominator: children, label: "% with 3+ placements"}
 WITH cla AS (
-    SELECT child_id, place FROM cla_on(census_end($census_year))
+    -- children looked after at 31 March with their groupings, worked out at build time (derived.sql,
+    -- `child_census`: the cla_on episode, the team at 31 March, the child's labels)
+    SELECT child_id, cla_place AS place, team, dob, expected_dob, sex, ethnicity_group
+    FROM child_census
+    WHERE census_year = census_clamp($census_year) AND cla_open
 ),
 pe AS (
     SELECT pe.* FROM placement_episodes() pe SEMI JOIN cla USING (child_id)
@@ -49,24 +53,15 @@ counts AS (
     LEFT JOIN pe USING (child_id)
     GROUP BY cla.child_id, s.child_id
 ),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN cla USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
 base AS (
     SELECT cla.child_id, coalesce(k.placements, 0) AS placements,
-           child_age_band(c.dob, c.expected_dob, census_end($census_year)) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
+           child_age_band(cla.dob, cla.expected_dob, census_end($census_year)) AS age_band_v,
+           cla.sex AS sex_v,
+           cla.ethnicity_group AS ethnicity_v,
            placement_group(cla.place) AS place_v,
-           coalesce(t.team, 'Unallocated') AS team_v
+           cla.team AS team_v
     FROM cla
     LEFT JOIN counts k USING (child_id)
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, place_v, team_v,

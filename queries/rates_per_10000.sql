@@ -27,29 +27,15 @@
 --   - {name: cla_children, kind: count, label: Children looked after}
 --   - {name: cla_rate, kind: rate, numerator: cla_children, denominator: population, label: "Looked after per 10,000"}
 WITH ref AS (SELECT census_end($census_year) AS d),
-cin AS (
-    SELECT DISTINCT e.child_id FROM cin_episode e, ref
-    WHERE NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, ref.d)
-),
-cpp AS (
-    SELECT DISTINCT p.child_id FROM cp_plan p, ref WHERE open_at(p.start_date, p.end_date, ref.d)
-),
-cla AS (
-    SELECT DISTINCT child_id FROM cla_on(census_end($census_year))
-),
-kids AS (
-    SELECT k.child_id, bool_or(k.m = 'cin') AS is_cin, bool_or(k.m = 'cpp') AS is_cpp, bool_or(k.m = 'cla') AS is_cla
-    FROM (SELECT child_id, 'cin' AS m FROM cin UNION ALL SELECT child_id, 'cpp' FROM cpp
-          UNION ALL SELECT child_id, 'cla' FROM cla) k
-    GROUP BY k.child_id
-),
 kb AS (
-    SELECT kids.*,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v
-    FROM kids CROSS JOIN ref LEFT JOIN child c USING (child_id)
+    -- children with an open CIN episode (not NFA), an open CP plan or looked after at 31 March, worked out at
+    -- build time (derived.sql, `child_census`)
+    SELECT e.child_id, e.cin_open AS is_cin, e.cp_open AS is_cpp, e.cla_open AS is_cla,
+           child_age_band(e.dob, e.expected_dob, ref.d) AS age_band_v,
+           e.sex AS sex_v
+    FROM child_census e CROSS JOIN ref
+    WHERE e.census_year = census_clamp($census_year)
 ),
--- kb holds one row per child, so count(*) counts distinct children.
 num AS (
     SELECT CASE WHEN GROUPING(age_band_v) = 1 THEN 'Total' ELSE age_band_v END AS age_band,
            CASE WHEN GROUPING(sex_v) = 1 THEN 'Total' ELSE sex_v END AS sex,

@@ -23,38 +23,14 @@
 --   - {name: referrals, kind: count, label: Referrals}
 --   - {name: re_referrals, kind: count, label: Re-referrals within 12 months}
 --   - {name: pct_re_referrals, kind: percentage, numerator: re_referrals, denominator: referrals, label: "% re-referrals"}
-WITH allref AS (
-    SELECT DISTINCT child_id, referral_date FROM cin_episode
-),
-r AS (
-    SELECT * FROM allref WHERE in_census_year(referral_date, $census_year)
-),
-prev AS (
-    SELECT DISTINCT r.child_id, r.referral_date
-    FROM r JOIN allref p
-      ON p.child_id = r.child_id
-     AND p.referral_date < r.referral_date
-     AND p.referral_date >= r.referral_date - INTERVAL 12 MONTH
-),
-rt AS (
-    SELECT r.child_id, r.referral_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY r.child_id, r.referral_date
-),
-base AS (
-    SELECT r.child_id, prev.child_id IS NOT NULL AS is_re,
-           child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           disability_label(c.is_disabled) AS disability_v,
-           coalesce(rt.team, 'Unallocated') AS team_v
-    FROM r
-    LEFT JOIN prev USING (child_id, referral_date)
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN rt USING (child_id, referral_date)
+WITH base AS (
+    -- the year's referrals, each with its re-referral flag and groupings worked out at build time
+    -- (derived.sql, `referral`: another referral in the 12 months before, on any earlier date)
+    SELECT child_id, is_re_referral AS is_re,
+           age_band AS age_band_v, sex AS sex_v, ethnicity_group AS ethnicity_v, disability AS disability_v,
+           team AS team_v
+    FROM referral
+    WHERE census_year = $census_year
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, disability_v, team_v,

@@ -18,29 +18,11 @@
 --   - {name: referrals, kind: count, label: Referrals}
 --   - {name: nfa_referrals, kind: count, label: Referrals with no further action}
 --   - {name: pct_nfa, kind: percentage, numerator: nfa_referrals, denominator: referrals, label: "% NFA"}
-WITH r AS (
-    SELECT child_id, referral_date, bool_and(referral_nfa) AS nfa,
-           arg_min(referral_source, cin_episode_id) AS source_code
-    FROM cin_episode
-    WHERE in_census_year(referral_date, $census_year)
-    GROUP BY child_id, referral_date
-),
-rt AS (
-    SELECT r.child_id, r.referral_date, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM r JOIN allocation a ON a.child_id = r.child_id AND open_at(a.start_date, a.end_date, r.referral_date)
-    -- the event date is in the year, so only allocations overlapping the year can be open on it
-    WHERE a.start_date <= census_end($census_year)
-      AND (a.end_date IS NULL OR a.end_date > census_start($census_year))
-    GROUP BY r.child_id, r.referral_date
-),
-base AS (
-    SELECT r.child_id, r.nfa,
-           referral_source_group(r.source_code) AS source_v,
-           child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band_v,
-           coalesce(rt.team, 'Unallocated') AS team_v
-    FROM r
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN rt USING (child_id, referral_date)
+WITH base AS (
+    -- the year's referrals with their source and groupings worked out at build time (derived.sql, `referral`)
+    SELECT child_id, nfa, referral_source_group(source_code) AS source_v, age_band AS age_band_v, team AS team_v
+    FROM referral
+    WHERE census_year = $census_year
 ),
 fine AS (
     SELECT source_v, age_band_v, team_v,

@@ -25,9 +25,12 @@
 --   - {name: pct_moved, kind: percentage, numerator: children_moved, denominator: children, label: "% with a mid-year school move"}
 WITH ref AS (SELECT census_end($census_year) AS d),
 cla AS (
-    SELECT e.child_id FROM cla_on(census_end($census_year)) e
-    JOIN child c USING (child_id), ref
-    WHERE age_at(c.dob, ref.d) BETWEEN 5 AND 15
+    -- children looked after at 31 March, aged 5 to 15, with their groupings, worked out at build time
+    -- (derived.sql, `child_census`)
+    SELECT e.child_id, e.team, e.dob, e.expected_dob, e.sex, e.ethnicity_group
+    FROM child_census e, ref
+    WHERE e.census_year = census_clamp($census_year) AND e.cla_open
+      AND age_at(e.dob, ref.d) BETWEEN 5 AND 15
 ),
 moved AS (
     SELECT DISTINCT m.child_id
@@ -37,23 +40,14 @@ moved AS (
       AND NOT (coalesce(lower(m.from_phase), '') = 'primary' AND coalesce(lower(m.to_phase), '') = 'secondary')
       AND m.from_urn IS DISTINCT FROM m.to_urn
 ),
--- team at 31 March (the team_on rule), worked out only for the children in scope: cheaper than team_on()
-tm AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
-    FROM allocation a SEMI JOIN cla USING (child_id)
-    WHERE open_at(a.start_date, a.end_date, census_end($census_year))
-    GROUP BY a.child_id
-),
 base AS (
     SELECT cla.child_id, moved.child_id IS NOT NULL AS has_move,
-           child_age_band(c.dob, c.expected_dob, ref.d) AS age_band_v,
-           sex_label(c.sex) AS sex_v,
-           ethnicity_label(c.ethnicity_group) AS ethnicity_v,
-           coalesce(t.team, 'Unallocated') AS team_v
+           child_age_band(cla.dob, cla.expected_dob, ref.d) AS age_band_v,
+           cla.sex AS sex_v,
+           cla.ethnicity_group AS ethnicity_v,
+           cla.team AS team_v
     FROM cla CROSS JOIN ref
     LEFT JOIN moved USING (child_id)
-    LEFT JOIN child c USING (child_id)
-    LEFT JOIN tm t USING (child_id)
 ),
 fine AS (
     SELECT age_band_v, sex_v, ethnicity_v, team_v,

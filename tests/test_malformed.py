@@ -187,3 +187,16 @@ def test_missing_required_field_drops_record(tmp_path):
     out = _load_one(tmp_path, "ssda903/2024/header.csv", f"{HEADER}\n,1,01/01/2012,WBRI,,,\nB,2,01/01/2013,WBRI,,,\n")
     assert rows(out, "SELECT child_id FROM child") == [("B",)]
     assert [r[:6] for r in dq(out, "missing_required")] == [("header.csv", 1, "header", "CHILD", None, "dropped")]
+
+
+def test_the_first_unreadable_file_in_sorted_order_is_the_one_named(tmp_path):
+    # files are read two at a time; whichever finishes first, the build names the first bad file in the order
+    # files are walked (a/ before b/ before c/), as a one-at-a-time build would
+    src = tmp_path / "in"
+    write(src / "a/CIN_Census_2024.xml", GOOD_CIN)
+    write(src / "b/bomb.xml", BOMB)
+    write(src / "c/header.csv", "")
+    code, output = _build("--source", str(src), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert code == 2 and f"Error: {src / 'b/bomb.xml'}: unsafe XML refused" in output
+    assert str(src / "c/header.csv") not in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]   # no warehouse, no temp file

@@ -227,3 +227,94 @@ def test_bench_workbench_reports_figures(warehouse, monkeypatch, capsys):
     # the fixture has no looked-after episodes: the typical aggregate has no rows; the mart has 10 children
     assert figures["aggregate_rows"] == 0
     assert figures["mart_tables"] >= 20
+
+
+# ------------------------------------------------------------------------------------------ one mart, many sessions
+# The mart is built once per (warehouse, policy, purpose, key) and each session opens its own locked instance.
+MART_CHILDREN = sorted({c[0] for c in CHILDREN} - OBJECTORS)        # C01..C12 without C03 and C08: 10 children
+
+
+def _ref(value: str, key: str = KEY_ENV["CSC_PSEUDONYM_KEY_PLANNING"]) -> str:
+    import hashlib
+    import hmac
+
+    return "P" + hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _mart_entries(gate, user):
+    return gate.trail.frame().filter(user=user, query="planning_mart").sort("seq").rows(named=True)
+
+
+def test_second_session_reuses_the_mart_but_gets_its_own_instance(gate):
+    amy = Principal(user="amy", role="bi_analyst", purpose="planning")
+    ben = Principal(user="ben", role="bi_analyst", purpose="planning")
+    image_a, map_a = gate.planning_mart_keyed(amy)
+    image_b, map_b = gate.planning_mart_keyed(ben)
+    assert image_a is image_b and map_a is map_b                 # built once
+    # ... but each call was decided and recorded on its own, listing every child in the mart
+    for user in ("amy", "ben"):
+        (entry,) = _mart_entries(gate, user)
+        assert entry["outcome"] == "allowed" and sorted(entry["child_ids"]) == MART_CHILDREN
+    from dashboard.workbench import Limits
+
+    with Workbench(amy, image_a, audit=gate.trail, policy=gate.policy, children=map_a) as wa, \
+            Workbench(ben, image_b, audit=gate.trail, policy=gate.policy, children=map_b,
+                      limits=Limits(memory_limit="256MB")) as wb:
+        limit = "SELECT current_setting('memory_limit') AS m"
+        assert wa.run(limit).frame.item() != wb.run(limit).frame.item()      # two instances, two settings
+        paths = "SELECT path FROM duckdb_databases() WHERE database_name = 'mart'"
+        assert wa.run(paths).frame.item() != wb.run(paths).frame.item()
+        wa.close()                                                            # one session ends ...
+        assert list(wb.run(SEX_SQL).frame.iter_rows()) == [("F", 7), ("M", 3)]   # ... the other goes on
+
+
+def test_a_cached_mart_is_still_refused_to_a_role_without_the_tier(gate):
+    from dashboard.policy import Refusal
+
+    gate.planning_mart_keyed(Principal(user="amy", role="bi_analyst", purpose="planning"))
+    with pytest.raises(Refusal, match="does not have the pseudonymised tier"):
+        gate.planning_mart_keyed(Principal(user="pat", role="partner", purpose="planning"))
+    (entry,) = _mart_entries(gate, "pat")
+    assert entry["outcome"] == "refused" and not entry["child_ids"]
+
+
+def test_a_new_key_builds_a_new_mart_with_new_pseudonyms(gate):
+    amy = Principal(user="amy", role="bi_analyst", purpose="planning")
+    old_image, _ = gate.planning_mart_keyed(amy)
+    with Workbench(amy, old_image, audit=gate.trail, policy=gate.policy) as old_session:
+        rotated = "rotated-planning-key-9876543210"
+        gate.env = {"CSC_PSEUDONYM_KEY_PLANNING": rotated}
+        new_image, new_map = gate.planning_mart_keyed(amy)
+        assert new_image is not old_image
+        assert set(new_image["child"]["child_id"]) == {_ref(c, rotated) for c in MART_CHILDREN}
+        assert dict(new_map.items()) == {_ref(c, rotated): c for c in MART_CHILDREN}
+        # the session opened under the old key keeps its own instance and its old pseudonyms
+        old_ids = set(old_session.run("SELECT child_id FROM child").frame["child_id"])
+        assert old_ids == {_ref(c) for c in MART_CHILDREN}
+
+
+def test_worker_ids_in_the_mart_are_the_keyed_pseudonyms(analyst):
+    # allocations left after the objectors C03 (SW001) and C08 (SW003): SW001 C01 C02 C11, SW002 C04,
+    # SW003 C05 C06 C07, SW004 C09 C10 (C12 never allocated)
+    rows = analyst.run("SELECT worker_id, count(*) AS n FROM allocation GROUP BY ALL").frame.rows()
+    assert dict(rows) == {_ref("SW001"): 3, _ref("SW002"): 1, _ref("SW003"): 3, _ref("SW004"): 2}
+
+
+def test_the_mart_leaves_no_file_and_holds_no_key(gate, analyst):
+    key = KEY_ENV["CSC_PSEUDONYM_KEY_PLANNING"].encode()
+    from dashboard.policy.pseudonym import hmac_pads
+
+    secrets = [key, *hmac_pads(key).values()]
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "csc-mart-" in target or "csc-wb-" in target:
+            found += 1
+            # nothing on any file system: the file and its folder went as soon as the mart was written
+            assert target.endswith("(deleted)"), target
+            data = Path(f"/proc/self/fd/{fd}").read_bytes()
+            assert data and not any(s in data for s in secrets)
+    assert found >= 1

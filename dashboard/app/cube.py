@@ -8,8 +8,11 @@ teams except X", so a user cannot difference two separately protected answers.
 from __future__ import annotations
 
 import math
+import operator
 import re
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 TOTAL = "Total"
@@ -29,8 +32,57 @@ class Cell:
     kind: str = ""
 
 
+@dataclass
+class _Index:
+    """Positions of a result's columns and, per set of broken-down dimensions, its rows grouped by the values of
+    the other dimensions: a page slices one answer dozens of times, so each slice is a lookup, not a scan."""
+
+    names: list[str]
+    position: dict[str, int]
+    dims: list[str]
+    keys: list[tuple[str, ...]]
+    groups: dict[frozenset, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+
+
+_INDEXES: OrderedDict[tuple[int, int], tuple[Any, Any, _Index]] = OrderedDict()
+_INDEXES_KEPT = 256
+_INDEXES_LOCK = threading.Lock()   # Streamlit runs each session's script in its own thread
+
+
+def _index(res) -> _Index:
+    # keyed on the rows and columns objects themselves: answers the gate serves from its protected-cube store
+    # share them (only the asker's identity differs), so the index is built once per cube, not once per request
+    key = (id(res.rows), id(res.columns))
+    with _INDEXES_LOCK:
+        got = _INDEXES.get(key)
+        if got is not None and got[0] is res.rows and got[1] is res.columns and len(got[2].keys) == len(res.rows):
+            _INDEXES.move_to_end(key)
+            return got[2]
+    names = [c.name for c in res.columns]
+    position = {n: j for j, n in enumerate(names)}
+    dims = [c.name for c in res.columns if c.kind == "dimension"]
+    keys = [tuple(map(str, _getter([position[d] for d in dims])(row))) for row in res.rows] if len(dims) > 1 \
+        else [tuple(str(row[position[d]]) for d in dims) for row in res.rows]
+    ix = _Index(names, position, dims, keys)
+    with _INDEXES_LOCK:
+        _INDEXES[key] = (res.rows, res.columns, ix)   # held, so their ids cannot be reused while they are here
+        while len(_INDEXES) > _INDEXES_KEPT:
+            _INDEXES.popitem(last=False)
+    return ix
+
+
+def _getter(positions: list[int]):
+    """A function taking a sequence to the tuple of its items at `positions` (itemgetter, always a tuple)."""
+    if not positions:
+        return lambda _seq: ()
+    if len(positions) == 1:
+        k = positions[0]
+        return lambda seq: (seq[k],)
+    return operator.itemgetter(*positions)
+
+
 def column_names(res) -> list[str]:
-    return [c.name for c in res.columns]
+    return list(_index(res).names)
 
 
 def dimensions(res) -> list[str]:
@@ -45,7 +97,7 @@ def label_of(res, name: str) -> str:
 
 
 def cell(res, row_index: int, column: str) -> Cell:
-    j = column_names(res).index(column)
+    j = _index(res).position[column]
     display = res.rows[row_index][j]
     h = res.hidden.get((row_index, column))
     if h is not None:
@@ -87,20 +139,24 @@ def too_detailed(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None, l
 def rows_where(res, fixed: dict[str, Any], by: str | tuple[str, ...] | None = None) -> list[int]:
     """Row indices of the slice: each dimension in `by` varies (its 'Total' margin left out), every other
     dimension is fixed to the value in `fixed`, or to its 'Total' margin when not filtered."""
-    dims = dimensions(res)
-    names = column_names(res)
-    by_set = {by} if isinstance(by, str) else set(by or ())
-    unknown = by_set - set(dims)
+    ix = _index(res)
+    by_set = frozenset({by} if isinstance(by, str) else set(by or ()))
+    unknown = by_set - set(ix.dims)
     if unknown:
         raise KeyError(f"this measure has no dimension {sorted(unknown)[0]!r}")
-    want = {d: (fixed.get(d, TOTAL) if fixed.get(d) not in (None, "") else TOTAL) for d in dims if d not in by_set}
-    out = []
-    for i, row in enumerate(res.rows):
-        ok = all(str(row[names.index(d)]) == str(v) for d, v in want.items())
-        ok = ok and all(str(row[names.index(d)]) != TOTAL for d in by_set)
-        if ok:
-            out.append(i)
-    return out
+    rest = [k for k, d in enumerate(ix.dims) if d not in by_set]
+    groups = ix.groups.get(by_set)
+    if groups is None:
+        varying = [k for k, d in enumerate(ix.dims) if d in by_set]
+        part = _getter(rest)
+        groups = {}
+        for i, key in enumerate(ix.keys):
+            if all(key[k] != TOTAL for k in varying):
+                groups.setdefault(part(key), []).append(i)
+        ix.groups[by_set] = groups
+    want = tuple(str(fixed.get(ix.dims[k], TOTAL)) if fixed.get(ix.dims[k]) not in (None, "") else TOTAL
+                 for k in rest)
+    return list(groups.get(want, ()))
 
 
 def total_row(res, fixed: dict[str, Any]) -> int | None:

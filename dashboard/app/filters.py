@@ -19,6 +19,9 @@ DIMENSIONS = (
     ("disability", "Disability"),
 )
 ALL = "All"
+#: the measure whose protected answer offers the values of the dimension filters (split by every standard one)
+CHOICES_QUERY = "cin_at_31_march"
+_UNSET = object()
 
 
 def _choices(g, principal, name: str, params: dict) -> list:
@@ -54,24 +57,52 @@ def _pick(name: str, label: str, options: list, default, format_func=str, disabl
     return value
 
 
+def year_filter(g, principal) -> int | None:
+    """Render the census-year filter (the first in the sidebar); the chosen year, or None when none is offered."""
+    st.sidebar.markdown("#### Filters")
+    years = sorted({int(y) for y in _choices(g, principal, "census_year", {})}, reverse=True)
+    if not years:
+        return None
+    return int(_pick("census_year", "Census year (ending 31 March)", years, years[0]))
+
+
+def values_in(answer, dimension: str) -> list:
+    """The values of one dimension in a protected answer the page already holds (what gate.choices gives for
+    the same query: values of cells this principal may see, margins left out); none from a refused answer."""
+    res = getattr(answer, "res", answer)
+    if res is None:
+        return []
+    names = [c.name for c in res.columns]
+    if dimension not in names:
+        return []
+    j = names.index(dimension)
+    return sorted({r[j] for r in res.rows if r[j] not in (TOTAL, None)}, key=str)
+
+
 def sidebar(g, principal, *, dims: tuple[str, ...] = tuple(d for d, _ in DIMENSIONS),
-            query: str = "cin_at_31_march") -> dict:
+            query: str = CHOICES_QUERY, year=_UNSET, source=None) -> dict:
     """Render the filters; return {census_year: int, <dimension>: value-or-None}.
 
     Values of the dimensions other than team and year come from the gate's protected answer to `query`
-    (a measure split by every standard dimension), so they are values this principal may see."""
-    st.sidebar.markdown("#### Filters")
-    years = sorted({int(y) for y in _choices(g, principal, "census_year", {})}, reverse=True)
+    (a measure split by every standard dimension), so they are values this principal may see. A page that has
+    already fetched that answer (report.start) passes it as `source` and the year it chose, so the filters ask
+    the gate nothing more."""
+    if year is _UNSET:
+        year = year_filter(g, principal)
     out: dict = {}
-    if years:
-        out["census_year"] = int(_pick("census_year", "Census year (ending 31 March)", years, years[0]))
+    if year is not None:
+        out["census_year"] = year
     params = {"census_year": out["census_year"]} if "census_year" in out else {}
     teams = getattr(g.policy, "teams", {}) or {}
     options = {}
     for name, _ in DIMENSIONS:
         if name in dims:
-            extra = {} if name == "team" else {"query": query}
-            options[name] = [ALL] + [v for v in _choices(g, principal, name, {**params, **extra}) if v != ALL]
+            if name != "team" and source is not None:
+                values = values_in(source, name)
+            else:
+                extra = {} if name == "team" else {"query": query}
+                values = _choices(g, principal, name, {**params, **extra})
+            options[name] = [ALL] + [v for v in values if v != ALL]
             _seed(name, options[name], ALL)
     limit = max_dimensions(g, principal)
     chosen = sum(st.session_state.get(f"filter_{n}") != ALL for n in options)

@@ -17,6 +17,8 @@ st.html(render.CSS)
 cfg = session.sign_in_config()
 if cfg.demo:
     session.demo_banner()
+if session.warm_up_enabled():
+    session.gate()  # opens the shared gate on the server's first request, sign-in screen included: warm-up starts
 
 principal = session.current(render=True)
 if principal is None:

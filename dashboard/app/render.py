@@ -56,6 +56,38 @@ def fetch(g, principal, name: str, params: dict | None, page: str) -> Answer:
     return Answer(name, params, res=res, limit=cube.max_dimensions(res, getattr(g, "policy", None)), **meta)
 
 
+class AuditUnavailable(Exception):
+    """A page's records could not be committed to the audit trail: the page must show nothing."""
+
+
+def fetch_many(g, principal, calls: Sequence[tuple[str, dict]], page: str) -> list[Answer]:
+    """Ask the gate for several measures at once (one page view): one audit commit for all of them, made before
+    any answer comes back. AuditUnavailable if that commit failed (then there is no answer to show at all)."""
+    from dashboard.policy import Refusal
+    from dashboard.policy.gate import AuditUnavailable as GateAuditUnavailable
+
+    calls = [(n, dict(p or {})) for n, p in calls]
+    try:
+        got = g.query_many(principal, calls, path=f"page:{page}")
+    except GateAuditUnavailable as e:
+        raise AuditUnavailable(str(e)) from None
+    out = []
+    for (name, params), res in zip(calls, got, strict=True):
+        meta = describe(g, name)
+        if isinstance(res, Refusal):
+            out.append(Answer(name, params, refusal=str(res), **meta))
+        else:
+            out.append(Answer(name, params, res=res, limit=cube.max_dimensions(res, getattr(g, "policy", None)),
+                              **meta))
+    return out
+
+
+def nothing_shown(message: str) -> None:
+    """Stop the page: what it fetched could not be recorded, so none of it may be shown."""
+    st.error(f"Nothing is shown: {message}", icon=":material/block:")
+    st.stop()
+
+
 def describe(g, name: str) -> dict:
     """Title, definition, unit and source from the measure's header (what the cards show on hover)."""
     spec = next((q for q in g.catalogue() if q.name == name), None)

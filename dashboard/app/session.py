@@ -19,6 +19,8 @@ import streamlit as st
 from dashboard.config import Settings
 
 DEMO_ENV = "CSC_DEMO"
+#: set to "1" by `csc-dashboard serve` (unless --no-warm-up): fill the gate's protected-cube store in the background
+WARM_UP_ENV = "CSC_WARM_UP"
 ACTING_KEY = "acting_as"
 PERSONA_KEY = "demo_persona"
 
@@ -64,7 +66,16 @@ def _open_gate(warehouse: str, audit: str):
 
     from dashboard.policy import Gate
 
-    return Gate.open(Settings(warehouse=Path(warehouse), audit=Path(audit)))
+    g = Gate.open(Settings(warehouse=Path(warehouse), audit=Path(audit)))
+    if warm_up_enabled():
+        # Background only: start-up and the first page never wait for it, and it writes no audit record
+        # (nothing is shown to anybody until a page asks, and that request is recorded then).
+        g.start_warm_up()
+    return g
+
+
+def warm_up_enabled() -> bool:
+    return os.environ.get(WARM_UP_ENV) == "1"
 
 
 def gate():

@@ -108,6 +108,9 @@ def register(app: typer.Typer) -> None:
         secrets: Annotated[Path | None, typer.Option(
             "--secrets", help="A secrets.toml to use (sign-in settings), instead of .streamlit/secrets.toml.",
             exists=True, dir_okay=False, readable=True)] = None,
+        warm_up: Annotated[bool, typer.Option(
+            "--warm-up/--no-warm-up", help="Protect every page's measures in the background once the server has "
+            "started, so pages answer from memory (no audit record until someone is shown one).")] = True,
     ) -> None:
         """Start the dashboard (Streamlit) on the warehouse, building it from sample_data/ if missing."""
         from dashboard.cli import fail
@@ -136,6 +139,9 @@ def register(app: typer.Typer) -> None:
         env["CSC_AUDIT"] = str(settings.audit.resolve())
         # Demo personas are switched on only by this flag, never by an inherited environment variable.
         env.pop("CSC_DEMO", None)
+        env.pop("CSC_WARM_UP", None)
+        if warm_up:
+            env["CSC_WARM_UP"] = "1"
         if demo:
             env["CSC_DEMO"] = "1"
             try:

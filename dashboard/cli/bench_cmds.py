@@ -96,12 +96,7 @@ def register(app: typer.Typer) -> None:
                 lc = r.largest_cube
                 con.print(f"largest cube: {lc['query']} ({lc['cells']:,} cells) protected in {lc['protect_ms']:.1f} ms")
             if r.pages:
-                t = Table(title=f"pages: every gate call a page makes (goal < {goal['page_ms']} ms)")
-                for col in ("page", "role", "gate calls", "gate ms", "first AppTest run ms"):
-                    t.add_column(col)
-                for pg in r.pages:
-                    t.add_row(pg["page"], pg["role"], str(pg["queries"]), f"{pg['ms']:.1f}", f"{pg['apptest_ms']:.0f}")
-                con.print(t)
+                con.print(b.page_table(r.pages, goal["page_ms"]))
             if r.workbench:
                 con.print("workbench: " + ", ".join(f"{k} {v:.3f} s" if isinstance(v, float) else f"{k} {v}"
                                                     for k, v in r.workbench.items()))

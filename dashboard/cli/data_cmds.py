@@ -55,17 +55,40 @@ def build_cmd(
         typer.echo(f"  {where}{field}: [{e['rule']}, {e['action']}] {e['message']}")
 
 
-def summary_cmd(ctx: typer.Context) -> None:
+def summary_cmd(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option("--as", help="Role to ask as, e.g. service_manager or ig_officer.")],
+    user: Annotated[str | None, typer.Option("--user", help="User id recorded in the audit trail.")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Purpose [default: the role's first].")] = None,
+) -> None:
     """Row counts per table, census and return years covered, and data-quality counts of the warehouse."""
-    from dashboard.cli import fail
-    from dashboard.warehouse.build import summarise
+    import getpass
 
+    from dashboard.cli import fail
+    from dashboard.config import POLICY_DIR, QUERIES_DIR
+    from dashboard.policy import Gate, PolicyError, Principal, Refusal
+    from dashboard.warehouse.db import WarehouseOutdated
+    from dashboard.warehouse.queries import QueryError
+
+    # Why through the gate: table counts (how many objections, how many children) are data about children too;
+    # like every other path they are decided by the role's purpose and recorded before they are printed.
     try:
-        s = summarise(ctx.obj.warehouse)
-    except FileNotFoundError as exc:
+        gate = Gate.open(ctx.obj, policy_dir=POLICY_DIR, queries_dir=QUERIES_DIR)
+    except (PolicyError, QueryError, FileNotFoundError, WarehouseOutdated) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # a file that is not a warehouse: say so, no traceback
         raise fail(f"{ctx.obj.warehouse}: cannot read the warehouse ({exc})") from None
+    try:
+        r = gate.policy.roles.get(role)
+        if purpose is None:
+            purpose = next(iter(r.grants), "") if r else ""
+        p = Principal(user or getpass.getuser(), role, (), purpose, None)
+        try:
+            s = gate.data_quality(p, path="cli:summary")
+        except Refusal as exc:
+            raise fail(f"refused: {exc.reason}") from None
+    finally:
+        gate.close()
     typer.echo(f"Warehouse {ctx.obj.warehouse}")
     typer.echo("CIN census years: " + (", ".join(map(str, s["census_years"])) or "none"))
     typer.echo("903 return years: " + (", ".join(map(str, s["return_years"])) or "none"))

@@ -9,6 +9,11 @@ per-year SSDA903 CSV sets, per-year CIN census XML valid against that year's XSD
 Deterministic: the same seed and arguments give byte-identical files (numpy Generator seeded; no clock, no
 dict/set ordering in outputs).
 
+Rare outcomes that headline measures count (CP plans lasting 2+ years, unsettled years in care, emergency
+placements) are handed out quasi-randomly (a golden-ratio sequence in date order, from a seeded start), so a
+small authority lands near England's rates every year instead of swinging by chance; the rates and the
+spread they keep are in sample_data/README.md and tests/test_measures_plausibility.py.
+
 Faults (files only, switched by ``faults``; the frames stay clean). Per return, each kind hits
 round(rate x eligible rows), at least one when any row is eligible, on distinct rows:
 

@@ -165,7 +165,17 @@ FACTORS = [
 ]  # valid in every schema 2017-2026
 CATEGORY = (["NEG", "EMO", "PHY", "SAB", "MUL"], [0.502, 0.357, 0.064, 0.037, 0.040])
 # CP plan length bands (days): <=3m, 3-6m, 6-12m, 1-2y, 2y+ with England-like shares (4.4% two years or more)
-CP_BANDS = ([(14, 91), (92, 182), (183, 365), (366, 730), (731, 1100)], [0.14, 0.20, 0.39, 0.218, 0.052])
+CP_LONG = (731, 1100)  # 2 years or more (731 days is 2 calendar years even across a 29 February)
+CP_BANDS = ([(14, 91), (92, 182), (183, 365), (366, 730), CP_LONG], [0.14, 0.20, 0.39, 0.209, 0.061])
+# Placement moves (RNE P/T) in care: two classes of children with these shares and yearly move rates
+# (x1.3 from age 11), unsettled years and early moves after an emergency placement; together they give
+# England's 1 in 10 looked-after children with 3+ placements in the year and 68% of long-term under-16s
+# with the same carer for 2+ years.
+STABILITY_CLASSES = [0.75, 0.25]
+STABILITY_MOVES = [0.07, 0.30]
+UNSETTLED_YEAR = 0.06  # share of children looked after at 31 March with two carer changes in that year
+EMERGENCY_PLACEMENT = 0.25  # share of care entries that begin in an emergency placement (a move in 3-60 days)
+FIRST_PLACEMENT_BREAKS = 0.35  # of those, the share whose planned placement ends within 75-270 days
 FOSTER = (["U1", "U2", "U3", "U4", "U5", "U6"], [0.08, 0.12, 0.25, 0.10, 0.15, 0.30])
 RPC = (
     ["CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE", "OTHER"],
@@ -394,6 +404,78 @@ def _band_days(
     return rng.integers(lo, hi + 1)
 
 
+GOLDEN = 0.6180339887498949  # fractional part of the golden ratio
+
+
+def _stratified_u(rng: np.random.Generator, order: np.ndarray) -> np.ndarray:
+    """One uniform number per item, quasi-random along ``order`` (a date): the golden-ratio (Weyl) sequence
+    from a random start, handed out in date order. Any run of items close in time then gets each outcome in
+    close to its expected share, so a rare outcome (an unsettled year in care, a CP plan lasting 2+ years)
+    does not swing by chance between the census years of a small authority the way independent draws make
+    it swing (about +/- 2 percentage points a year on a hundred or so children). Deterministic: one draw from
+    ``rng`` and a stable sort."""
+    u = np.empty(len(order))
+    u[np.argsort(order, kind="stable")] = (rng.random() + np.arange(len(order)) * GOLDEN) % 1.0
+    return u
+
+
+class _YearStrata:
+    """Quasi-random numbers like ``_stratified_u`` that carry on across the referral rounds of ``_episodes``:
+    one golden-ratio sequence per census year of a key date, each from its own random start, continued by
+    every round. Items keyed to one census year then get each outcome in close to its expected share however
+    many rounds (first referrals, re-referrals) they come from; a fresh sequence per round would leave each
+    round's rounding error (up to one item) in every year."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = np.random.default_rng(rng.integers(2**62))  # phases drawn apart from the main stream
+        self._used: dict[int, int] = {}
+        self._phase: dict[int, float] = {}
+
+    def draw(self, key: np.ndarray) -> np.ndarray:
+        d = key.astype("datetime64[D]")
+        month = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
+        year = d.astype("datetime64[Y]").astype(np.int64) + 1970 + (month >= 4)  # census year ending 31 March
+        u = np.empty(len(key))
+        for y in np.unique(year).tolist():  # sorted: phases are drawn in a fixed order
+            at = np.flatnonzero(year == y)
+            at = at[np.argsort(key[at], kind="stable")]
+            if y not in self._phase:
+                self._phase[y], self._used[y] = float(self._rng.random()), 0
+            u[at] = (self._phase[y] + (self._used[y] + np.arange(len(at))) * GOLDEN) % 1.0
+            self._used[y] += len(at)
+        return u
+
+
+def _band_days_u(bands: tuple[list[tuple[int, int]], list[float]], u: np.ndarray) -> np.ndarray:
+    """Days from length bands for given uniforms: the band from where ``u`` falls in the cumulative shares,
+    the days within the band from where it falls inside the band's share (spread evenly over the band)."""
+    ranges, w = bands
+    cum = np.cumsum(np.asarray(w) / sum(w))
+    k = np.minimum(np.searchsorted(cum, u, side="right"), len(ranges) - 1)
+    lo = np.array([r[0] for r in ranges])[k]
+    hi = np.array([r[1] for r in ranges])[k]
+    below = np.r_[0.0, cum[:-1]][k]
+    frac = np.clip((u - below) / (cum[k] - below), 0.0, 1.0 - 1e-12)
+    return lo + (frac * (hi - lo + 1)).astype(np.int64)
+
+
+def _new_run(*keys: np.ndarray) -> np.ndarray:
+    """True where a row of the sorted ``keys`` differs from the row before (the first row always does);
+    empty in, empty out."""
+    out = np.ones(len(keys[0]), dtype=bool)
+    if len(out) > 1:
+        out[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return out
+
+
+def _run_end(keys: np.ndarray) -> np.ndarray:
+    """True where a row of the sorted ``keys`` differs from the row after (the last row always does)."""
+    out = np.ones(len(keys), dtype=bool)
+    if len(out) > 1:
+        out[:-1] = keys[1:] != keys[:-1]
+    return out
+
+
 def _group_rank(keys: np.ndarray) -> np.ndarray:
     """0-based position of each element within its run of equal (sorted) keys."""
     n = len(keys)
@@ -488,6 +570,7 @@ def _episodes(rng: np.random.Generator, ch: dict[str, np.ndarray], w: Window, ca
     ref = ch["first_ref"].copy()
     prev_cp = np.zeros(n, dtype=np.int64)
     last_ref = np.full(n, NA)
+    cp_strata = _YearStrata(rng)
     rank = 0
     while len(active):
         r = ref[active]
@@ -529,6 +612,14 @@ def _episodes(rng: np.random.Generator, ch: dict[str, np.ndarray], w: Window, ca
         has_cp = s47 & (path != 3)
         cp_start = icpc
         cp_len = _band_days(rng, CP_BANDS, m)
+        # Plans that end on their own (no care entry) take their length band quasi-randomly, by the census
+        # year (and day) each plan would end in if it were a long one: the share of plans lasting 2+ years
+        # among those ending in a year then stays near England's 4.4% instead of swinging between about 1%
+        # and 8% on a small authority's hundred plans
+        own = np.flatnonzero(path == 4)
+        long_len = rng.integers(CP_LONG[0], CP_LONG[1] + 1, len(own))
+        own_len = _band_days_u(CP_BANDS, cp_strata.draw(cp_start[own] + long_len))
+        cp_len[own] = np.where(own_len >= CP_LONG[0], long_len, own_len)
         cp_end = cp_start + cp_len
         # CIN plan: straight after assessment, or stepping down after a CP plan / S47
         step_down = ((path == 4) & (rng.random(m) < 0.45)) | ((path == 3) & (rng.random(m) < 0.5))
@@ -722,9 +813,10 @@ def _care(rng: np.random.Generator, ch: dict, ep: dict, w: Window) -> dict[str, 
     add(ls0 == "J2", s + rng.integers(20, 90, n), "L", "V2")
     placed_adopt = e - rng.integers(200, 330, n)
     add(adopt, placed_adopt - rng.integers(30, 90, n), "L", "E1")
-    # carer changes (RNE P) and same-carer placement changes (RNE T), with stable and unstable children
-    cls = rng.choice(3, size=n, p=[0.70, 0.22, 0.08])
-    lam = np.array([0.07, 0.45, 2.8])[cls] * np.where(age >= 11, 1.3, 1.0)
+    # carer changes (RNE P) and same-carer placement changes (RNE T) at a steady rate, with settled and less
+    # settled children
+    cls = (rng.random(n) >= STABILITY_CLASSES[0]).astype(np.int64)
+    lam = np.array(STABILITY_MOVES)[cls] * np.where(age >= 11, 1.3, 1.0)
     k = rng.poisson(lam * dur / 365.25)
     rep = np.repeat(pid, k)
     t_moves = s[rep] + (rng.random(len(rep)) * dur[rep]).astype(np.int64)
@@ -734,10 +826,35 @@ def _care(rng: np.random.Generator, ch: dict, ep: dict, w: Window) -> dict[str, 
     ev_t.append(t_moves[ok])
     ev_rne.append(rne_moves[ok])
     ev_ls.append(np.full(ok.sum(), None, dtype=object))
-    add(
-        rng.random(n) < 0.25, s + rng.integers(3, 60, n), "P", None
-    )  # emergency placement, then a planned one
+    # an emergency placement, then a planned one; some planned placements do not hold in the first months
+    # (quasi-randomly in start-date order, like the unsettled years below)
+    u_start = _stratified_u(rng, s)
+    add(u_start < EMERGENCY_PLACEMENT, s + rng.integers(3, 60, n), "P", None)
+    add(u_start < EMERGENCY_PLACEMENT * FIRST_PLACEMENT_BREAKS, s + rng.integers(75, 270, n), "P", None)
     add(adopt, placed_adopt, "P", None)
+    # Unsettled years: a placement breaks down and the next does not hold either, two carer changes within
+    # the census year for a share of the children looked after at its 31 March (more of them teenagers).
+    # These make most of the children with 3+ placements in a year; the share is handed out quasi-randomly
+    # (_stratified_u, by year and start date) so a small authority lands near England's 1 in 10 each year
+    # rather than drifting by a few points with whichever unsettled children happen to stay in care.
+    years = np.arange(w.first_year - BURN_IN_YEARS - 1, w.last_year + 1)
+    mar31 = np.array([day(dt.date(int(y), 3, 31)) for y in years])
+    open_at = (s[:, None] <= mar31[None, :]) & (e[:, None] > mar31[None, :])
+    up, uy = np.nonzero(open_at)  # (period, census year) pairs, in period order
+    u_pair = _stratified_u(rng, mar31[uy] * 100_000 + (s[up] - w.sim_start))
+    teen = (mar31[uy] - ch["dob"][child[up]]) / 365.25 >= 11
+    # never once a placement for adoption is near: the child stays with the adopters until the order
+    near_adoption = adopt[up] & (mar31[uy] >= placed_adopt[up] - 120)
+    unsettled = (u_pair < UNSETTLED_YEAR * np.where(teen, 1.3, 0.85)) & ~near_adoption
+    up, uy = up[unsettled], uy[unsettled]
+    lo = np.maximum(s[up] + 1, mar31[uy] - 364)
+    span = mar31[uy] - lo + 1
+    for _ in range(2):
+        t_u = lo + (rng.random(len(up)) * span).astype(np.int64)
+        ev_p.append(up)
+        ev_t.append(t_u)
+        ev_rne.append(np.full(len(up), "P", dtype=object))
+        ev_ls.append(np.full(len(up), None, dtype=object))
 
     p_ = np.concatenate(ev_p + [pid])
     t_ = np.concatenate(ev_t + [s])
@@ -745,14 +862,14 @@ def _care(rng: np.random.Generator, ch: dict, ep: dict, w: Window) -> dict[str, 
     ls_ = np.concatenate(ev_ls + [ls0])
     o = np.lexsort((t_, p_))
     p_, t_, rne_, ls_ = p_[o], t_[o], rne_[o], ls_[o]
-    first = np.r_[True, (p_[1:] != p_[:-1]) | (t_[1:] != t_[:-1])]  # one event per day per period
+    first = _new_run(p_, t_)  # one event per day per period
     p_, t_, rne_, ls_ = p_[first], t_[first], rne_[first], ls_[first]
     m = len(p_)
     # some legal status changes come with a move: B (new carer) or U (same carer, new placement)
     u = rng.random(m)
     with_move = (rne_ == "L") & np.isin(ls_, ["C1", "C2", "E1"])
     rne_ = np.where(with_move & (u < 0.12), "B", np.where(with_move & (u < 0.17), "U", rne_)).astype(object)
-    last = np.r_[p_[1:] != p_[:-1], True]
+    last = _run_end(p_)
     dec = np.where(last, e[p_], np.r_[t_[1:], 0])
     rec_ = np.where(last, rec[p_], "X1").astype(object)
     age_ev = (t_ - ch["dob"][child[p_]]) / 365.25
@@ -871,7 +988,8 @@ def _short_breaks(rng: np.random.Generator, ch: dict, ep: dict, w: Window, first
     s = ps[rep] + (rng.random(len(rep)) * (pe - ps)[rep]).astype(np.int64)
     o = np.lexsort((s, rep))
     rep, s = rep[o], s[o]
-    keep = np.r_[True, (rep[1:] != rep[:-1]) | (s[1:] > s[:-1] + 6)]
+    keep = np.ones(len(rep), dtype=bool)  # the first stay of a plan, then stays a week or more apart
+    keep[1:] = (rep[1:] != rep[:-1]) | (s[1:] > s[:-1] + 6)
     rep, s = rep[keep], s[keep]
     m = len(rep)
     e = s + rng.integers(1, 5, m)
@@ -983,10 +1101,10 @@ def _allocations(rng: np.random.Generator, ch: dict, ep: dict, w: Window) -> pl.
     stage = np.concatenate([np.zeros(len(e_idx), int), np.ones(transfer.sum(), int), np.full(len(rep), 2)])
     o = np.lexsort((t_all, e_all))
     e_all, t_all, stage = e_all[o], t_all[o], stage[o]
-    keep = np.r_[True, (e_all[1:] != e_all[:-1]) | (t_all[1:] != t_all[:-1])] & (t_all < end[e_all])
-    keep |= np.r_[True, e_all[1:] != e_all[:-1]]
+    keep = _new_run(e_all, t_all) & (t_all < end[e_all])
+    keep |= _new_run(e_all)
     e_all, t_all, stage = e_all[keep], t_all[keep], stage[keep]
-    last = np.r_[e_all[1:] != e_all[:-1], True]
+    last = _run_end(e_all)
     seg_end = np.where(last, end[e_all], np.r_[t_all[1:], 0])
     # team: assessment team of the child's locality until the first transfer, then the long-term team
     moved = (

@@ -9,6 +9,7 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 SCHEMA_SQL = HERE / "schema.sql"
 MACROS_SQL = HERE / "macros.sql"
+DERIVED_SQL = HERE / "derived.sql"
 
 #: tables that hold rows about a child (have a child_id column); the `planning` schema shadows each of them
 #: with a view that leaves out children whose families objected to use beyond direct care.
@@ -17,6 +18,9 @@ CHILD_TABLES = (
     "section47", "cp_plan", "cp_review", "episode", "period_of_care", "cla_review", "missing_episode",
     "sw_episode", "oc2", "oc3", "adoption", "placed_adoption", "previous_permanence", "allocation",
     "school_move",
+    # derived relations (derived.sql): worked out per child, so filtering them equals deriving from filtered rows
+    "stitched_episode", "placement_episode", "team_spell", "referral", "child_census",
+    "cin_episode_flow", "child_day",
 )
 
 #: population restrictions a caller may ask for (the policy gate chooses; see run_query)
@@ -28,17 +32,20 @@ class WarehouseOutdated(FileNotFoundError):
 
 
 def code_version() -> str:
-    """A fingerprint of what a warehouse file bakes in from the code: the schema and the SQL macros."""
+    """A fingerprint of what a warehouse file bakes in from the code: the schema, the SQL macros and the
+    derived relations (a warehouse holds them materialised, so a change to their rules needs a rebuild)."""
     import hashlib
 
     h = hashlib.sha256(SCHEMA_SQL.read_bytes())
-    if MACROS_SQL.exists():
-        h.update(MACROS_SQL.read_bytes())
+    for extra in (MACROS_SQL, DERIVED_SQL):
+        if extra.exists():
+            h.update(extra.read_bytes())
     return h.hexdigest()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table, the bank-holiday calendar and the SQL macros the measures use."""
+    """Create every table, the bank-holiday calendar, the SQL macros the measures use and the derived relations
+    (as views; derived.materialise stores them once the tables are loaded)."""
     con.execute(SCHEMA_SQL.read_text())
     con.execute("INSERT INTO build_info VALUES ('code_version', ?)", [code_version()])
     from dashboard.warehouse.calendar import load_bank_holidays
@@ -46,6 +53,8 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     load_bank_holidays(con)
     if MACROS_SQL.exists():
         con.execute(MACROS_SQL.read_text())
+    if DERIVED_SQL.exists():
+        con.execute(DERIVED_SQL.read_text())
 
 
 def create_planning_views(con: duckdb.DuckDBPyConnection) -> None:

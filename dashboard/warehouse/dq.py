@@ -41,6 +41,11 @@ class DQ:
             action: str, message: str) -> None:
         self.rows.append((file, row, record, field, rule, None if value is None else str(value), action, message))
 
+    def extend(self, other: DQ) -> None:
+        """Take another collector's rows (a file read on a worker thread)."""
+        self.rows.extend(other.rows)
+        self.frames.extend(other.frames)
+
     def add_frame(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self.frames.append(frame.select(list(DQ_SCHEMA)).cast(DQ_SCHEMA))

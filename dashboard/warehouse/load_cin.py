@@ -8,6 +8,7 @@ way, so activity reported only in an earlier census is kept. Rule ids: docs/clea
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import count
 
 import polars as pl
@@ -15,6 +16,7 @@ import polars as pl
 from dashboard.warehouse.dq import DQ, BuildError, Col, clean_columns, parse_date, report_end_before_start
 from dashboard.warehouse.merge import latest_wins
 from dashboard.warehouse.safexml import ParsedXML, local
+from dashboard.warehouse.xmlframe import elements
 
 ISO = ("%Y-%m-%d",)
 
@@ -62,126 +64,54 @@ SPECS = {
 }
 
 
+#: the raw text columns each record keeps (absent element: null; empty element: "")
+RECORD_COLS = {
+    "child": CHILD_FIELDS,
+    "disability": ["LAchildID", "Disability"],
+    "cin_episode": ["LAchildID", *EPISODE_FIELDS],
+    **{record: ["LAchildID", *fields] for record, fields in BLOCKS.values()},
+    "assessment_factor": ["LAchildID", "AssessmentFactors"],
+    "cp_review": ["LAchildID", "CPPreviewDate"],
+}
+BOOKKEEPING = {"_file": pl.Utf8, "_row": pl.Int64, "_order": pl.Int64, "_year": pl.Int32, "_uid": pl.Int64,
+               "_puid": pl.Int64, "_refraw": pl.Utf8}
+#: surrogate ids of records are (file order << 32) + an index within the file: unique across files
+UID_SHIFT = 32
+
+
 class LoaderCIN:
     def __init__(self, dq: DQ) -> None:
         self.dq = dq
-        self.rows: dict[str, list[dict]] = defaultdict(list)
-        self.uid = count(1)
+        self.frames: dict[str, list[pl.DataFrame]] = defaultdict(list)
         self.years: set[int] = set()
 
-    def read_xml(self, name: str, parsed: ParsedXML, order: int) -> tuple[int, int]:
-        """Returns (census year, records read)."""
-        root = parsed.root
-        header = _find(root, "Header")
-        ref = _text(_find(_find(header, "CollectionDetails"), "ReferenceDate"))
-        d = pl.Series([ref], dtype=pl.Utf8).str.strip_chars().str.strptime(pl.Date, "%Y-%m-%d", strict=False)[0]
-        if d is None:
-            raise BuildError(name, f"Header/CollectionDetails/ReferenceDate '{ref}' is missing or not a date: "
-                                   "the census year cannot be known")
-        year = d.year if d.month <= 3 else d.year + 1
-        self.years.add(year)
-        children = _find(root, "Children")
-        if children is None:
-            raise BuildError(name, "no Children element: not a CIN census return")
-        unknown: dict[str, list] = {}
-        before = sum(len(v) for v in self.rows.values())
-
-        def note(path: str, elem) -> None:
-            unknown.setdefault(path, [parsed.line(elem), 0])[1] += 1
-
-        book = {"_file": name, "_order": order, "_year": year}
-        for child in children:
-            if local(child.tag) != "Child":
-                note(f"Children/{local(child.tag)}", child)
-                continue
-            ids = _find(child, "ChildIdentifiers")
-            chars = _find(child, "ChildCharacteristics")
-            cid = _text(_find(ids, "LAchildID"))
-            crow = {"_uid": next(self.uid), "_row": parsed.line(child), **book}
-            for part, fields in ((ids, CHILD_FIELDS), (chars, CHILD_FIELDS)):
-                if part is None:
-                    continue
-                for e in part:
-                    tag = local(e.tag)
-                    if tag in fields:
-                        crow[tag] = _text(e)
-                    elif tag == "Disabilities" and part is chars:
-                        for dis in e:
-                            self.rows["disability"].append({"LAchildID": cid, "Disability": _text(dis),
-                                                            "_puid": crow["_uid"], "_row": parsed.line(dis), **book})
-                    else:
-                        note(f"{local(part.tag)}/{tag}", e)
-            if "Sex" not in crow and "GenderCurrent" in crow:
-                crow["Sex"] = crow["GenderCurrent"]
-            self.rows["child"].append(crow)
-            for det in child:
-                tag = local(det.tag)
-                if tag in ("ChildIdentifiers", "ChildCharacteristics"):
-                    continue
-                if tag != "CINdetails":
-                    note(f"Child/{tag}", det)
-                    continue
-                erow = {"LAchildID": cid, "_row": parsed.line(det), **book}
-                for e in det:
-                    etag = local(e.tag)
-                    if etag in EPISODE_FIELDS:
-                        erow[etag] = _text(e)
-                    elif etag in BLOCKS:
-                        record, fields = BLOCKS[etag]
-                        brow = {"LAchildID": cid, "_ref": None, "_uid": next(self.uid), "_row": parsed.line(e), **book}
-                        for s in e:
-                            stag = local(s.tag)
-                            if stag in fields:
-                                brow[stag] = _text(s)
-                            elif stag == NESTED.get(etag):
-                                sub = "assessment_factor" if etag == "Assessments" else "cp_review"
-                                col = "AssessmentFactors" if etag == "Assessments" else "CPPreviewDate"
-                                for f in s:
-                                    if local(f.tag) == col:
-                                        self.rows[sub].append({"LAchildID": cid, col: _text(f), "_puid": brow["_uid"],
-                                                               "_row": parsed.line(f), **book})
-                                    else:
-                                        note(f"{etag}/{stag}/{local(f.tag)}", f)
-                            else:
-                                note(f"{etag}/{stag}", s)
-                        brow["_erow"] = erow
-                        self.rows[record].append(brow)
-                    else:
-                        note(f"CINdetails/{etag}", e)
-                self.rows["cin_episode"].append(erow)
-        for path, (first, n) in sorted(unknown.items()):
-            self.dq.add(name, first, "Message", path, "unknown_element", path.rsplit("/", 1)[-1], "ignored",
+    def add_file(self, result: CinFile) -> tuple[int, int]:
+        """Keep one file's records (from read_fast or read_tree); returns (census year, records read)."""
+        self.years.add(result.year)
+        for record, frame in result.frames.items():
+            self.frames[record].append(frame)
+        for path, first, n in result.unknown:
+            self.dq.add(result.name, first, "Message", path, "unknown_element", path.rsplit("/", 1)[-1], "ignored",
                         f"element {path} is not in the CIN census schema this build knows ({n} found); ignored")
-        return year, sum(len(v) for v in self.rows.values()) - before
+        return result.year, result.rows
 
     # ------------------------------------------------------------------ cleaning and merging
-    def _frame(self, record: str, cols: list[str]) -> pl.DataFrame:
-        recs = self.rows.get(record, [])
-        data = {c: pl.Series(c, [r.get(c) for r in recs], dtype=pl.Utf8) for c in cols}
-        for c, t in (("_file", pl.Utf8), ("_row", pl.Int64), ("_order", pl.Int64), ("_year", pl.Int32),
-                     ("_uid", pl.Int64), ("_puid", pl.Int64)):
-            data[c] = pl.Series(c, [r.get(c) for r in recs], dtype=t)
-        if record in ("assessment", "cin_plan", "section47", "cp_plan"):
-            data["_refraw"] = pl.Series("_refraw", [r["_erow"].get("CINreferralDate") for r in recs], dtype=pl.Utf8)
-        return pl.DataFrame(data)
-
-    def _clean(self, record: str, extra: list[Col] | None = None) -> pl.DataFrame:
-        specs = [*(extra or []), *SPECS[record]]
-        df = self._frame(record, list(dict.fromkeys([*(c.src for c in specs), "LAchildID", "GenderCurrent"])))
-        return clean_columns(df, record, specs, self.dq, ISO)
+    def _clean(self, record: str) -> pl.DataFrame:
+        """Every file's rows of one record, in file order, through the column rules in one pass."""
+        parts = self.frames.get(record) or [_empty(record)]
+        return clean_record(record, pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0], self.dq)
 
     def finish(self) -> dict[str, pl.DataFrame]:
         dq = self.dq
-        cid = Col("LAchildID", "child_id", "id", required=True)
         out: dict[str, pl.DataFrame] = {}
         child = latest_wins(self._clean("child"), ["child_id"], "Child", dq, key_label="LAchildID")
         out["child"] = child.rename({"_year": "year_cin"}).drop("_file", "_row", "_order")
-        dis = self._clean("disability", [cid])
+        dis = self._clean("disability")
         dis = dis.filter(pl.col("_puid").is_in(child["_uid"].implode()))
         out["disability"] = dis.select("child_id", "disability").unique(maintain_order=True).sort(
             "child_id", "disability")
 
-        eps = self._clean("cin_episode", [cid])
+        eps = self._clean("cin_episode")
         eps = report_end_before_start(eps, "CINdetails", "referral_date", "closure_date", "CINreferralDate",
                                       "CINclosureDate", dq)
         eps = latest_wins(eps, ["child_id", "referral_date"], "CINdetails", dq,
@@ -196,8 +126,7 @@ class LoaderCIN:
         keys = eps.select("child_id", "referral_date", "cin_episode_id")
 
         def sub(record: str, xml_name: str, start: str, end: str | None, end_src: str | None, id_name: str):
-            df = self._clean(record, [cid]).with_columns(
-                parse_date(pl.col("_refraw").str.strip_chars(), ISO).alias("referral_date"))
+            df = self._clean(record)
             if end:
                 df = report_end_before_start(df, xml_name, start, end, SPECS[record][0].src, end_src, dq)
             # sub-records of an episode that was dropped go with it (the episode's own DQ row says why)
@@ -211,7 +140,7 @@ class LoaderCIN:
                   "assessment_id")
         out["assessment"] = ass.select("assessment_id", "cin_episode_id", "child_id", "start_date",
                                        "internal_review_date", "authorisation_date")
-        fac = self._clean("assessment_factor", [cid]).join(
+        fac = self._clean("assessment_factor").join(
             ass.select(pl.col("_uid").alias("_puid"), "assessment_id"), on="_puid", how="inner")
         out["assessment_factor"] = fac.select("assessment_id", "child_id", "factor").unique(
             maintain_order=True).sort("assessment_id", "factor")
@@ -223,11 +152,273 @@ class LoaderCIN:
         cpp = sub("cp_plan", "ChildProtectionPlans", "start_date", "end_date", "CPPendDate", "cp_plan_id")
         out["cp_plan"] = cpp.select("cp_plan_id", "cin_episode_id", "child_id", "start_date", "end_date",
                                     "initial_category", "latest_category", "previous_cpp")
-        rev = self._clean("cp_review", [cid]).join(
+        rev = self._clean("cp_review").join(
             cpp.select(pl.col("_uid").alias("_puid"), "cp_plan_id"), on="_puid", how="inner")
         out["cp_review"] = rev.select("cp_plan_id", "child_id", "review_date").unique(maintain_order=True).sort(
             "cp_plan_id", "review_date")
         return out
+
+
+@dataclass
+class CinFile:
+    """One census file read into raw text frames, before cleaning (see RECORD_COLS, BOOKKEEPING)."""
+
+    name: str
+    year: int
+    frames: dict[str, pl.DataFrame]
+    unknown: list[tuple[str, int | None, int]]   # element path, first line, count
+    rows: int
+
+
+_CID = Col("LAchildID", "child_id", "id", required=True)
+
+
+def clean_record(record: str, frame: pl.DataFrame, dq: DQ) -> pl.DataFrame:
+    """The column rules for one record's raw frame."""
+    specs = SPECS[record] if record == "child" else [_CID, *SPECS[record]]
+    df = clean_columns(frame, record, specs, dq, ISO)
+    if "_refraw" in df.columns and record in {r for r, _f in BLOCKS.values()}:
+        df = df.with_columns(parse_date(pl.col("_refraw").str.strip_chars(), ISO).alias("referral_date"))
+    return df
+
+
+
+def census_year(name: str, ref: str | None) -> int:
+    d = pl.Series([ref], dtype=pl.Utf8).str.strip_chars().str.strptime(pl.Date, "%Y-%m-%d", strict=False)[0]
+    if d is None:
+        raise BuildError(name, f"Header/CollectionDetails/ReferenceDate '{ref}' is missing or not a date: "
+                               "the census year cannot be known")
+    return d.year if d.month <= 3 else d.year + 1
+
+
+def _empty(record: str) -> pl.DataFrame:
+    return pl.DataFrame(schema={**dict.fromkeys(RECORD_COLS[record], pl.Utf8), **BOOKKEEPING})
+
+
+def _records_frame(record: str, recs: list[dict]) -> pl.DataFrame:
+    data = {c: pl.Series(c, [r.get(c) for r in recs], dtype=pl.Utf8) for c in RECORD_COLS[record]}
+    for c, t in BOOKKEEPING.items():
+        data[c] = pl.Series(c, [r.get(c) for r in recs], dtype=t)
+    return pl.DataFrame(data)
+
+
+def read_tree(name: str, parsed: ParsedXML, order: int) -> CinFile:
+    """The element-by-element reader: any document the XML gate accepts (comments, CDATA, namespaces, other
+    encodings). read_fast gives the same result on the documents it takes."""
+    root = parsed.root
+    header = _find(root, "Header")
+    year = census_year(name, _text(_find(_find(header, "CollectionDetails"), "ReferenceDate")))
+    children = _find(root, "Children")
+    if children is None:
+        raise BuildError(name, "no Children element: not a CIN census return")
+    unknown: dict[str, list] = {}
+    rows: dict[str, list[dict]] = defaultdict(list)
+    uid = count((order << UID_SHIFT) + 1)
+
+    def note(path: str, elem) -> None:
+        unknown.setdefault(path, [parsed.line(elem), 0])[1] += 1
+
+    book = {"_file": name, "_order": order, "_year": year}
+    for child in children:
+        if local(child.tag) != "Child":
+            note(f"Children/{local(child.tag)}", child)
+            continue
+        ids = _find(child, "ChildIdentifiers")
+        chars = _find(child, "ChildCharacteristics")
+        cid = _text(_find(ids, "LAchildID"))
+        crow = {"_uid": next(uid), "_row": parsed.line(child), **book}
+        for part in (ids, chars):
+            if part is None:
+                continue
+            for e in part:
+                tag = local(e.tag)
+                if tag in CHILD_FIELDS:
+                    crow[tag] = _text(e)
+                elif tag == "Disabilities" and part is chars:
+                    for dis in e:
+                        rows["disability"].append({"LAchildID": cid, "Disability": _text(dis),
+                                                   "_puid": crow["_uid"], "_row": parsed.line(dis), **book})
+                else:
+                    note(f"{local(part.tag)}/{tag}", e)
+        if "Sex" not in crow and "GenderCurrent" in crow:
+            crow["Sex"] = crow["GenderCurrent"]
+        rows["child"].append(crow)
+        for det in child:
+            tag = local(det.tag)
+            if tag in ("ChildIdentifiers", "ChildCharacteristics"):
+                continue
+            if tag != "CINdetails":
+                note(f"Child/{tag}", det)
+                continue
+            erow = {"LAchildID": cid, "_row": parsed.line(det), **book}
+            blocks = []
+            for e in det:
+                etag = local(e.tag)
+                if etag in EPISODE_FIELDS:
+                    erow[etag] = _text(e)
+                elif etag in BLOCKS:
+                    record, fields = BLOCKS[etag]
+                    brow = {"LAchildID": cid, "_uid": next(uid), "_row": parsed.line(e), **book}
+                    for s in e:
+                        stag = local(s.tag)
+                        if stag in fields:
+                            brow[stag] = _text(s)
+                        elif stag == NESTED.get(etag):
+                            sub = "assessment_factor" if etag == "Assessments" else "cp_review"
+                            col = "AssessmentFactors" if etag == "Assessments" else "CPPreviewDate"
+                            for f in s:
+                                if local(f.tag) == col:
+                                    rows[sub].append({"LAchildID": cid, col: _text(f), "_puid": brow["_uid"],
+                                                      "_row": parsed.line(f), **book})
+                                else:
+                                    note(f"{etag}/{stag}/{local(f.tag)}", f)
+                        else:
+                            note(f"{etag}/{stag}", s)
+                    blocks.append(brow)
+                    rows[record].append(brow)
+                else:
+                    note(f"CINdetails/{etag}", e)
+            for brow in blocks:  # the episode's referral date, wherever it stands among its elements
+                brow["_refraw"] = erow.get("CINreferralDate")
+            rows["cin_episode"].append(erow)
+    frames = {record: _records_frame(record, recs) for record, recs in rows.items()}
+    return CinFile(name, year, frames, [(p, first, n) for p, (first, n) in sorted(unknown.items())],
+                   sum(len(v) for v in rows.values()))
+
+
+# ------------------------------------------------------------------ the vectorised reader
+# Each element gets a state from its parent's state and its own tag, one depth at a time (the tree reader's walk,
+# as a table). States: what the element is to the census, and which prefix an unknown child is noted under.
+_IGN, _ROOT, _CHILDREN, _CHILD, _IDS, _CHARS, _EP, _DISBOX, _DIS, _NOTE, _FCHILD, _FEP, _FBLOCK = range(13)
+_BLOCK = {block: 16 + 4 * k for k, block in enumerate(BLOCKS)}          # the block itself
+_BFIELD = {block: code + 1 for block, code in _BLOCK.items()}            # one of its fields
+_BOX = {block: _BLOCK[block] + 2 for block in NESTED}                    # its nested list
+_LEAF = {block: _BLOCK[block] + 3 for block in NESTED}                   # an item of the nested list
+_LEAF_TAG = {"Assessments": ("assessment_factor", "AssessmentFactors"), "ChildProtectionPlans": ("cp_review",
+                                                                                                "CPPreviewDate")}
+_TAGS = sorted({"Child", "ChildIdentifiers", "ChildCharacteristics", "CINdetails", "Disabilities", *CHILD_FIELDS,
+                *EPISODE_FIELDS, *BLOCKS, *(f for _r, fs in BLOCKS.values() for f in fs), *NESTED.values(),
+                *(leaf for _r, leaf in _LEAF_TAG.values())})
+_CODE = {tag: k + 1 for k, tag in enumerate(_TAGS)}                      # 0: any other tag
+
+
+def _transitions() -> tuple[dict[int, int], dict[int, str]]:
+    """(parent state << 8 | tag code) -> state; and the note prefix of each state whose unknown children are
+    noted (an unknown element's own children are not looked at)."""
+    t: dict[tuple[int, str], int] = {(_CHILDREN, "Child"): _CHILD, (_CHILD, "ChildIdentifiers"): _IDS,
+                                     (_CHILD, "ChildCharacteristics"): _CHARS, (_CHILD, "CINdetails"): _EP,
+                                     (_CHARS, "Disabilities"): _DISBOX}
+    for f in CHILD_FIELDS:
+        t[_IDS, f] = t[_CHARS, f] = _FCHILD
+    for f in EPISODE_FIELDS:
+        t[_EP, f] = _FEP
+    for block, (_record, fields) in BLOCKS.items():
+        t[_EP, block] = _BLOCK[block]
+        for f in fields:
+            t[_BLOCK[block], f] = _BFIELD[block]
+        if block in NESTED:
+            t[_BLOCK[block], NESTED[block]] = _BOX[block]
+            t[_BOX[block], _LEAF_TAG[block][1]] = _LEAF[block]
+    prefix = {_CHILDREN: "Children/", _CHILD: "Child/", _IDS: "ChildIdentifiers/", _CHARS: "ChildCharacteristics/",
+              _EP: "CINdetails/", **{_BLOCK[b]: f"{b}/" for b in BLOCKS},
+              **{_BOX[b]: f"{b}/{NESTED[b]}/" for b in NESTED}}
+    return {(ps << 8) | _CODE[tag]: st for (ps, tag), st in t.items()}, prefix
+
+
+_STEP, _NOTED = _transitions()
+
+
+def read_fast(name: str, data: bytes, order: int) -> CinFile | None:
+    """read_tree's result without a Python loop per element: None when the document needs read_tree
+    (see xmlframe.elements). Checked against read_tree by tests/test_load_cin.py."""
+    el = elements(data)
+    if el is None:
+        return None
+    col = pl.col
+    uid0 = order << UID_SHIFT
+
+    def first(frame: pl.DataFrame, tag: str) -> int | None:
+        hit = frame.filter(col("tag") == tag)
+        return hit["i"][0] if hit.height else None
+
+    top = el.filter(col("depth") == 2)
+    header = first(top, "Header")
+    details = None if header is None else first(el.filter((col("depth") == 3) & (col("a2") == header)),
+                                                "CollectionDetails")
+    ref = None if details is None else first(el.filter((col("depth") == 4) & (col("a3") == details)),
+                                             "ReferenceDate")
+    year = census_year(name, None if ref is None else el["text"][ref])
+    children = first(top, "Children")
+    if children is None:
+        raise BuildError(name, "no Children element: not a CIN census return")
+
+    # states, one depth at a time; only the first ChildIdentifiers / ChildCharacteristics of a child counts
+    el = el.with_columns(col("tag").replace_strict(_CODE, default=0, return_dtype=pl.Int32).alias("code"))
+    state = pl.Series("st", [], pl.Int32).extend_constant(_IGN, el.height)
+    state.scatter(children, _CHILDREN)
+    for depth, level in sorted(el.filter(col("depth").is_between(3, 7)).select(
+            "i", "depth", "parent", "code", "a3").partition_by("depth", as_dict=True).items()):
+        ps = state.gather(level["parent"])
+        key = (ps * 256 + level["code"]).cast(pl.Int32)
+        to = key.replace_strict(list(_STEP), list(_STEP.values()), default=None, return_dtype=pl.Int32)
+        # every child of Disabilities is a disability, whatever its tag (as the tree reader takes them)
+        new = level.select(pl.when(ps == _DISBOX).then(_DIS).when(to.is_not_null()).then(to)
+                           .when(ps.is_in(list(_NOTED))).then(_NOTE).otherwise(_IGN).cast(pl.Int32))
+        if depth[0] == 4:
+            parts = level.with_columns(new.to_series().alias("st")).filter(col("st").is_in([_IDS, _CHARS]))
+            later = parts.filter(col("i") != col("i").min().over("a3", "st"))["i"]
+            new = level.select(pl.when(col("i").is_in(later.implode())).then(_IGN).otherwise(new.to_series())
+                               .cast(pl.Int32))
+        state.scatter(level["i"], new.to_series())
+    el = el.with_columns(state, state.gather(el["parent"].fill_null(0)).alias("pst"))
+    book = [pl.lit(name, pl.Utf8).alias("_file"), pl.lit(order, pl.Int64).alias("_order"),
+            pl.lit(year, pl.Int32).alias("_year")]
+    st = col("st")
+    # field values: owner = the record element; later values win, identifiers before characteristics
+    owner = (pl.when(st == _FCHILD).then(col("a3")).when(st == _FEP).then(col("a4")).otherwise(col("a5"))
+             .alias("owner"))
+    fields = el.filter(st.is_in([_FCHILD, _FEP, *_BFIELD.values()])).select(
+        owner, "code", "text", (col("i") + pl.when(col("pst") == _CHARS).then(1 << 40).otherwise(0)).alias("k"))
+    fields = fields.with_columns((col("owner") * 256 + col("code")).alias("key"))
+    if fields["key"].n_unique() < fields.height:  # a repeated field: keep the last
+        fields = fields.sort("k").unique("key", keep="last")
+    by_code = {k[0]: f for k, f in fields.partition_by("code", as_dict=True).items()}
+    cid = el.filter((st == _FCHILD) & (col("pst") == _IDS) & (col("tag") == "LAchildID")).group_by(
+        "a3").agg(col("text").first().alias("LAchildID"))
+
+    def record(state: int, key: str, names: list[str]) -> pl.DataFrame:
+        f = el.filter(st == state).select("i", "a3", "a4", "a5", col("line").alias("_row"))
+        for c in names:
+            got = by_code.get(_CODE[c])
+            f = f.with_columns(pl.lit(None, pl.Utf8).alias(c)) if got is None else f.join(
+                got.select(col("owner").alias(key), col("text").alias(c)), on=key, how="left")
+        return f
+
+    frames: dict[str, pl.DataFrame] = {}
+    child = record(_CHILD, "i", CHILD_FIELDS).with_columns(pl.coalesce("Sex", "GenderCurrent").alias("Sex"))
+    frames["child"] = child.select(*CHILD_FIELDS, *book, "_row", (col("i") + uid0).alias("_uid"))
+    eps = record(_EP, "i", EPISODE_FIELDS).join(cid, on="a3", how="left")
+    frames["cin_episode"] = eps.select("LAchildID", *EPISODE_FIELDS, *book, "_row")
+    refs = eps.select(col("i").alias("a4"), col("CINreferralDate").alias("_refraw"))
+    dis = el.filter(st == _DIS).join(cid, on="a3", how="left")
+    frames["disability"] = dis.select("LAchildID", col("text").alias("Disability"), *book, col("line").alias("_row"),
+                                      (col("a3") + uid0).alias("_puid"))
+    for block, (rec, names) in BLOCKS.items():
+        brow = record(_BLOCK[block], "i", names).join(cid, on="a3", how="left").join(refs, on="a4", how="left")
+        frames[rec] = brow.select("LAchildID", *names, *book, "_row", (col("i") + uid0).alias("_uid"), "_refraw")
+        if block in NESTED:
+            sub, leaf = _LEAF_TAG[block]
+            items = el.filter(st == _LEAF[block]).join(cid, on="a3", how="left")
+            frames[sub] = items.select("LAchildID", col("text").alias(leaf), *book, col("line").alias("_row"),
+                                       (col("a5") + uid0).alias("_puid"))
+    frames = {r: f.select([(col(c) if c in f.columns else pl.lit(None, t)).cast(t).alias(c) for c, t in
+                           {**dict.fromkeys(RECORD_COLS[r], pl.Utf8), **BOOKKEEPING}.items()])
+              for r, f in frames.items() if f.height}
+    prefix = pl.DataFrame({"pst": list(_NOTED), "_prefix": list(_NOTED.values())},
+                          schema={"pst": pl.Int32, "_prefix": pl.Utf8})
+    notes = el.filter(st == _NOTE).join(prefix, on="pst", how="left").group_by(
+        (col("_prefix") + col("tag")).alias("path")).agg(col("line").min(), pl.len()).sort("path")
+    return CinFile(name, year, frames, [tuple(r) for r in notes.iter_rows()], sum(f.height for f in frames.values()))
 
 
 def _find(elem, tag: str):

@@ -52,9 +52,9 @@ class LoaderLocal:
 
     def _clean(self, table: str) -> pl.DataFrame:
         specs = SPECS[table]
-        parts = [clean_columns(df, table, specs, self.dq, DATES) for df in self.frames.get(table, [])]
-        if parts:
-            return pl.concat(parts, how="diagonal_relaxed")
+        parts = self.frames.get(table, [])
+        if parts:  # one pass over every file's rows (the rules are row by row)
+            return clean_columns(pl.concat(parts, how="diagonal_relaxed"), table, specs, self.dq, DATES)
         dtypes = {"date": pl.Date, "int": pl.Int64}
         return pl.DataFrame(schema={**{c.dst: dtypes.get(c.kind, pl.Utf8) for c in specs}, "_file": pl.Utf8,
                                     "_row": pl.Int64, "_year": pl.Int32, "_order": pl.Int64})

@@ -11,6 +11,8 @@ CREATE OR REPLACE MACRO census_start(y) AS make_date(CAST(y AS INTEGER) - 1, 4, 
 CREATE OR REPLACE MACRO census_end(y) AS make_date(CAST(y AS INTEGER), 3, 31);
 -- "In the year": the date falls within the census year.
 CREATE OR REPLACE MACRO in_census_year(d, y) AS (d BETWEEN census_start(y) AND census_end(y));
+-- The census year a date falls in (in_census_year(d, census_year_of(d)) holds for every non-NULL d).
+CREATE OR REPLACE MACRO census_year_of(d) AS year(d) + CASE WHEN month(d) >= 4 THEN 1 ELSE 0 END;
 -- "Open at date d": started on or before d and not ended on or before d (domain.md section 2).
 CREATE OR REPLACE MACRO open_at(start_d, end_d, d) AS (start_d <= d AND (end_d IS NULL OR end_d > d));
 
@@ -201,94 +203,8 @@ CREATE OR REPLACE MACRO team_on(d) AS TABLE
     GROUP BY a.child_id;
 
 -- ---------------------------------------------------------------- periods of care (903)
--- Episodes stitched into periods of care by the SQL itself (not trusting episode.period_id), so that every
--- duration measure uses one written-down rule (docs/measures.md, "Periods of care"):
---   * episodes of a child are ordered by DECOM, then DEC (open last), then episode_id; exact duplicates
---     (same child, DECOM, DEC, LS, PLACE, RNE) count once;
---   * an episode continues the period of the one before it when that one ended with REC = X1 (whatever gap
---     or overlap there is between them) or has no end date at all (an open episode overlapped by a newer one:
---     the newer one supersedes it), or has an end date but no REC and the new one starts on or before it;
---     any other REC ends the period, even if the next episode starts that day;
---   * the period ends at the last episode's DEC unless that episode ended X1 (X1 with no successor in the
---     data: the child is taken to be still looked after).
--- Columns: every episode column plus seq (order in the child's history), period_no (1, 2, ... per child),
--- period_start, period_end (DEC of the period's last episode unless its REC is X1; NULL = still looked after),
--- period_short_breaks_only, and prev_rec / prev_dec / prev_episode_id (the previous episode in the child's
--- history).
-CREATE OR REPLACE MACRO episodes_stitched() AS TABLE
-    WITH e AS (
-        SELECT * FROM (
-            SELECT ep.*, row_number() OVER (PARTITION BY child_id, decom, dec, ls, place, rne
-                                            ORDER BY episode_id) AS dup
-            FROM episode ep)
-        WHERE dup = 1
-    ), o AS (
-        SELECT e.*,
-               row_number() OVER w AS seq,
-               lag(rec) OVER w AS prev_rec,
-               lag(dec) OVER w AS prev_dec,
-               lag(episode_id) OVER w AS prev_episode_id
-        FROM e
-        WINDOW w AS (PARTITION BY child_id ORDER BY decom, dec NULLS LAST, episode_id)
-    ), b AS (
-        SELECT o.*,
-               CASE WHEN seq = 1 THEN 1
-                    WHEN prev_rec = 'X1' OR prev_dec IS NULL THEN 0
-                    WHEN prev_rec IS NULL AND decom <= prev_dec THEN 0
-                    ELSE 1 END AS new_period
-        FROM o
-    ), p AS (
-        SELECT b.*, sum(new_period) OVER (PARTITION BY child_id ORDER BY seq) AS period_no FROM b
-    )
-    SELECT p.*,
-           min(decom) OVER pw AS period_start,
-           CASE WHEN last_value(dec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa IS DISTINCT FROM 'X1'
-                THEN last_value(dec) OVER pwa END AS period_end,
-           bool_and(is_short_break(ls)) OVER pw AS period_short_breaks_only
-    FROM p
-    WINDOW pw AS (PARTITION BY child_id, period_no),
-           pwa AS (PARTITION BY child_id, period_no ORDER BY seq
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
-
--- Placement episodes for the stability measures: stitched episodes minus V3/V4 (short breaks), with flags
--- (rules in docs/measures.md, "Placements"):
---   is_temporary       PLACE is T0-T4 (a temporary placement). Never a new placement itself.
---   is_return          the episode comes straight after a temporary placement and goes back to the placement
---                      held before it (same PLACE, PLACE_PROVIDER, URN and PL_POST): not a new placement.
---   is_new_placement   not temporary, not a return, RNE in S, P, B, T, U (L never: legal status only).
---   is_carer_change    not temporary, not a return, RNE in S, P, B (T and U keep the carer).
-CREATE OR REPLACE MACRO placement_episodes() AS TABLE
-    WITH s AS (
-        SELECT st.*,
-               is_temporary_place(place) AS is_temporary,
-               concat_ws('|', coalesce(place, ''), coalesce(place_provider, ''), coalesce(urn, ''),
-                         coalesce(pl_post, '')) AS place_key
-        FROM episodes_stitched() st
-        WHERE NOT is_short_break(ls)
-    ), w AS (
-        SELECT s.*,
-               coalesce(lag(is_temporary) OVER pw, FALSE) AS after_temporary,
-               last_value(CASE WHEN NOT is_temporary THEN place_key END IGNORE NULLS) OVER (
-                   PARTITION BY child_id, period_no ORDER BY seq
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS held_before_key
-        FROM s
-        WINDOW pw AS (PARTITION BY child_id, period_no ORDER BY seq)
-    )
-    SELECT w.* EXCLUDE (held_before_key, after_temporary),
-           coalesce(NOT is_temporary AND after_temporary AND place_key = held_before_key, FALSE) AS is_return,
-           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
-            AND coalesce(rne IN ('S', 'P', 'B', 'T', 'U'), FALSE)) AS is_new_placement,
-           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
-            AND coalesce(rne IN ('S', 'P', 'B'), FALSE)) AS is_carer_change
-    FROM w;
-
--- Children looked after at date d, one row per child: the latest non-V3/V4 episode open at d (open_at rule).
-CREATE OR REPLACE MACRO cla_on(d) AS TABLE
-    SELECT * EXCLUDE (rn) FROM (
-        SELECT st.*, row_number() OVER (PARTITION BY child_id ORDER BY decom DESC, seq DESC) AS rn
-        FROM episodes_stitched() st
-        WHERE NOT is_short_break(ls) AND open_at(decom, dec, d))
-    WHERE rn = 1;
+-- episodes_stitched(), placement_episodes() and cla_on(d) are in derived.sql, next to the derived relations
+-- they read (a table macro is bound when created, so it must follow them).
 
 -- ---------------------------------------------------------------- cubes from pre-aggregates
 -- GROUP BY CUBE over n dimensions runs 2^n aggregations over the whole input (twice with count(DISTINCT)); the

@@ -46,6 +46,7 @@ TABLES_LOCAL = {
 DATA_SUFFIXES = {".csv", ".xml"}
 _YEAR_DIR = re.compile(r"^(19|20)\d\d$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTENT = re.compile(rb"[^ \t\r\n\xef\xbb\xbf]")
 
 
 def discover(sources: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -100,9 +101,10 @@ def read_source(path: Path, dq: DQ) -> SourceFile:
     except OSError as exc:
         raise BuildError(name, f"cannot read file ({exc.strerror or exc})") from None
     sf = SourceFile(path, name, data, hashlib.sha256(data).hexdigest())
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+    start = _CONTENT.search(data)  # the first byte that is not white space or a byte-order mark (no copy)
+    if start is None:
         raise BuildError(name, "empty file")
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = data[start.start():start.start() + 8]
     if head.startswith(b"<") or head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
         sf.kind = "xml"
         return sf

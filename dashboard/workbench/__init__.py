@@ -5,6 +5,7 @@ No Streamlit here (the page is dashboard/app/views/workbench.py). See docs/workb
 
 from dashboard.workbench.bench import bench_workbench
 from dashboard.workbench.export import CheckedExport, check_output, is_aggregate
+from dashboard.workbench.image import MartImage, MartImageError
 from dashboard.workbench.library import Example, Library, SavedQuery, examples
 from dashboard.workbench.sandbox import Limits, Outcome, Sandbox, WorkbenchError, locked_config
 from dashboard.workbench.session import (
@@ -18,7 +19,8 @@ from dashboard.workbench.session import (
 )
 
 __all__ = [
-    "CheckedExport", "Example", "Library", "Limits", "Outcome", "Result", "Sandbox", "SavedQuery", "SchemaColumn",
+    "CheckedExport", "Example", "Library", "Limits", "MartImage", "MartImageError", "Outcome", "Result", "Sandbox",
+    "SavedQuery", "SchemaColumn",
     "SchemaTable", "Workbench", "WorkbenchError", "bench_workbench", "chart_axes", "check_output", "examples", "grant_for",
     "is_aggregate", "locked_config", "workbench_purpose",
 ]

@@ -3,10 +3,11 @@
 DuckDB has no users, no GRANT and no privilege boundary, so the boundary here is what the instance *contains*
 and what its locked configuration lets it reach:
 
-* the mart is written to a private database file on a RAM file system, reopened READ-ONLY under the locked
-  configuration, and the file and its directory are unlinked at once (the open handle keeps the data). The
-  engine itself therefore refuses CREATE / DROP / INSERT / UPDATE on the mart, and no warehouse file is ever
-  attached, so neither ``duckdb_databases()`` nor ``duckdb_settings()`` can show its path;
+* the mart is a private database file on a RAM file system, deleted as soon as it is written and held only by
+  a file descriptor of this process (dashboard/workbench/image.py); each session opens its OWN instance of it
+  READ-ONLY under the locked configuration. The engine itself therefore refuses CREATE / DROP / INSERT / UPDATE
+  on the mart, and no warehouse file is ever attached, so neither ``duckdb_databases()`` nor
+  ``duckdb_settings()`` can show its path;
 * ``enable_external_access=false`` refuses every file read or write (read_csv, COPY, EXPORT, ATTACH, glob,
   a quoted path as a table), ``python_enable_replacements=false`` stops scans of Python variables, extension
   autoload/autoinstall and community extensions are off, and ``lock_configuration=true`` refuses SET, RESET and
@@ -21,23 +22,18 @@ also enforced by the engine when the check is switched off (``precheck=False``; 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
-#: the mart's catalog name inside the sandbox (the private file is called mart.duckdb)
-MART_CATALOG = "mart"
+from dashboard.workbench.image import MART_CATALOG, MartImage, MartImageError
 
 
 @dataclass(frozen=True)
@@ -164,7 +160,7 @@ class Sandbox:
 
     def __init__(
         self,
-        tables: Mapping[str, pl.DataFrame],
+        tables: Mapping[str, pl.DataFrame] | MartImage,
         limits: Limits | None = None,
         *,
         precheck: bool = True,
@@ -173,52 +169,32 @@ class Sandbox:
         self.precheck = precheck
         self._lock = threading.Lock()
         self._timed_out = threading.Event()
-        self._columns: dict[str, tuple[str, ...]] = {}
-        # a table the policy left with no column to show is not created (a table needs a column)
-        tables = {name: frame for name, frame in tables.items() if frame.width > 0}
-        for name, frame in tables.items():
+        if isinstance(tables, MartImage):
+            image = tables      # the gate's shared image of this mart: opening an instance over it is quick
+            columns = image.columns
+        else:
+            # frames given directly (tests, benchmarks): written into an image of their own, for this session only
+            # (a table the policy left with no column to show is not created: a table needs a column)
+            tables = {name: frame for name, frame in tables.items() if frame.width > 0}
+            columns = {name: tuple(frame.columns) for name, frame in tables.items()}
+            image = None
+        for name in columns:
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
                 raise WorkbenchError(f"mart table name {name!r} is not a plain lower-case identifier", "error")
-            self._columns[name] = tuple(frame.columns)
-        self._con = self._open(tables)
+        self._columns: dict[str, tuple[str, ...]] = dict(columns)
+        try:
+            if image is None:
+                own = MartImage.write(tables)
+                try:
+                    self._con = own.open_locked(locked_config(self.limits))
+                finally:
+                    own.release()   # this session's instance keeps its own descriptor; nothing else needs it
+            else:
+                self._con = image.open_locked(locked_config(self.limits))
+        except MartImageError as e:
+            raise WorkbenchError(f"the workbench could not be opened: {e}", "error") from None
         # closes the instance when the session object goes away, or at exit for sessions still open then
         self._finalizer = weakref.finalize(self, self._con.close)
-
-    # ----------------------------------------------------------------------------------- building the instance
-    def _open(self, tables: Mapping[str, pl.DataFrame]) -> duckdb.DuckDBPyConnection:
-        # A RAM file system when there is one: pseudonymised rows are personal data and should not touch a disk.
-        # If it is too small (a container's 64MB /dev/shm), the system temp folder is the fallback.
-        shm = Path("/dev/shm")
-        bases = ([shm] if shm.is_dir() and os.access(shm, os.W_OK) else []) + [None]
-        problem: BaseException | None = None
-        for base in bases:
-            try:
-                return self._load_and_lock(tables, base)
-            except (duckdb.Error, OSError) as e:
-                problem = e
-        raise WorkbenchError(f"the workbench could not be opened: {_first_line(problem)}", "error")
-
-    def _load_and_lock(self, tables: Mapping[str, pl.DataFrame], base: Path | None) -> duckdb.DuckDBPyConnection:
-        directory = tempfile.mkdtemp(prefix="csc-wb-", dir=base)  # mode 0700: no other local user can read it
-        path = os.path.join(directory, f"{MART_CATALOG}.duckdb")
-        try:
-            # the writer is a plain, short-lived, unlocked instance that never sees a query from the analyst
-            writer = duckdb.connect(path, config={
-                "autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 1,
-            })
-            try:
-                for name, frame in tables.items():
-                    writer.register("__wb_load", frame.to_arrow())
-                    writer.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __wb_load')
-                    writer.unregister("__wb_load")
-                writer.execute("CHECKPOINT")
-            finally:
-                writer.close()
-            return duckdb.connect(path, read_only=True, config=locked_config(self.limits))
-        finally:
-            # Why unlink at once: the open handle keeps the data for this instance only; nothing stays on disk
-            # for anyone (or any later ATTACH) to find, and the directory no longer exists for a COPY to write to.
-            shutil.rmtree(directory, ignore_errors=True)
 
     # ----------------------------------------------------------------------------------- what the mart holds
     @property

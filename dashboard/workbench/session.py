@@ -24,7 +24,9 @@ from typing import Any
 
 import polars as pl
 
+from dashboard.policy.pseudonym import PseudonymMap
 from dashboard.workbench.export import CheckedExport, check_output
+from dashboard.workbench.image import MartImage
 from dashboard.workbench.sandbox import Limits, Outcome, Sandbox, WorkbenchError
 
 WORKBENCH_TIER = "pseudonymised"
@@ -186,11 +188,14 @@ class Workbench:
         self.audit = audit
         self.ruleset = ruleset
         self.docs = dict(docs or {})
-        self._rows = {name: frame.height for name, frame in mart.items()}
+        # a MartImage (from the gate) knows its row counts; reading its frames here would load the whole mart
+        self._rows = mart.rows if isinstance(mart, MartImage) else {name: f.height for name, f in mart.items()}
         # pseudonym -> council child id, from the gate. Why it lives here, in Python, and nowhere else: the audit
         # trail must name the children whose rows a statement displayed (subject access), but the analyst must
         # never be able to reverse a pseudonym, so it is never put in the sandbox, a Result or the screen.
-        self._children: dict[str, str] = dict(children or {})
+        # A PseudonymMap from the gate is shared, read-only, by the sessions over the same mart.
+        self._children: Mapping[str, str] = (
+            children if isinstance(children, PseudonymMap) else PseudonymMap.from_pairs(dict(children or {})))
         self.sandbox = Sandbox(mart, limits, precheck=precheck)
 
     # -------------------------------------------------------------------------------------------- opening
@@ -286,14 +291,13 @@ class Workbench:
         """
         if not self._children or frame.height == 0:
             return []
-        found: set[str] = set()
+        candidates: set[str] = set()
         for s in (leaf for col in frame.iter_columns() for leaf in _text_series(col)):
             for v in s.drop_nulls().unique().to_list():
-                if v in self._children:
-                    found.add(self._children[v])
-                elif len(v) > 21:
-                    found.update(self._children[t] for t in _PSEUDONYM_TOKEN.findall(v) if t in self._children)
-        return sorted(found)
+                candidates.add(v)
+                if len(v) > 21:
+                    candidates.update(_PSEUDONYM_TOKEN.findall(v))
+        return sorted(set(self._children.lookup(candidates).values()))
 
     # -------------------------------------------------------------------------------------------- browsing
     def schema(self) -> list[SchemaTable]:

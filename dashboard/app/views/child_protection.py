@@ -4,15 +4,17 @@ import streamlit as st
 
 from dashboard.app import render, report
 
-r = report.start("child_protection", "Child protection", "Section 47 enquiries, conferences and plans")
-
-report.cards(r, [
+CARDS = [
     ("cp_plans_at_31_march", None, "Children on a plan at 31 March"),
     ("cp_plans_starting", "plans", "Plans starting"),
     ("cp_plans_subsequent", "pct_subsequent", "Second or subsequent plans"),
     ("icpc_timeliness", "pct_within_15", "ICPCs within 15 working days"),
     ("cp_plans_ending", "pct_2y_plus", "Plans ending after 2+ years"),
-])
+]
+r = report.start("child_protection", "Child protection", "Section 47 enquiries, conferences and plans",
+                 cards=[CARDS], trends=["cp_plans_at_31_march", "icpc_timeliness"])
+
+report.cards(r, CARDS)
 
 left, right = st.columns(2)
 with left:

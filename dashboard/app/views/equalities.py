@@ -4,7 +4,8 @@ import streamlit as st
 
 from dashboard.app import render, report
 
-r = report.start("equalities", "Equalities", "Children in need, on a plan and looked after by characteristic")
+r = report.start("equalities", "Equalities", "Children in need, on a plan and looked after by characteristic",
+                 current=["rates_per_10000", "cin_at_31_march", "cp_plans_at_31_march", "cla_at_31_march"])
 
 st.markdown("#### Rates per 10,000 children, beside the population")
 rates = r.fetch("rates_per_10000")

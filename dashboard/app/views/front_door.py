@@ -4,15 +4,17 @@ import streamlit as st
 
 from dashboard.app import render, report
 
-r = report.start("front_door", "Front door", "Referrals, re-referrals and assessments")
-
-report.cards(r, [
+CARDS = [
     ("referrals_in_year", "referrals", "Referrals"),
     ("referrals_in_year", "pct_nfa", "Referrals with no further action"),
     ("re_referrals", "pct_re_referrals", "Re-referrals within 12 months"),
     ("assessment_timeliness", "pct_within_45", "Assessments within 45 working days"),
     ("assessment_timeliness", "median_working_days", "Median working days to assessment"),
-])
+]
+r = report.start("front_door", "Front door", "Referrals, re-referrals and assessments", cards=[CARDS],
+                 current=["referrals_by_source"], trends=["re_referrals"])
+
+report.cards(r, CARDS)
 
 left, right = st.columns(2)
 with left:

@@ -4,7 +4,8 @@ import streamlit as st
 
 from dashboard.app import render, report
 
-r = report.start("interventions", "Interventions", "How children move through help, protection and care")
+r = report.start("interventions", "Interventions", "How children move through help, protection and care",
+                 current=[report.FLOWS, "cin_primary_need"], trends=["cp_plans_starting"])
 
 flows_name = report.flows_query(r.g)
 if flows_name:

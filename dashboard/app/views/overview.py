@@ -4,15 +4,18 @@ import streamlit as st
 
 from dashboard.app import render, report
 
-r = report.start("overview", "Overview", "Children in need, child protection and children looked after")
-
-report.cards(r, [
+CARDS = [
     ("cin_at_31_march", None, "Children in need"),
     ("cp_plans_at_31_march", None, "On a child protection plan"),
     ("cla_at_31_march", None, "Looked after"),
     ("referrals_in_year", "referrals", "Referrals in the year"),
     ("re_referrals", "pct_re_referrals", "Re-referrals within 12 months"),
-])
+]
+TRENDS = ("cin_at_31_march", "cp_plans_at_31_march", "cla_at_31_march")
+r = report.start("overview", "Overview", "Children in need, child protection and children looked after",
+                 cards=[CARDS], compare=["rates_per_10000"], trends=TRENDS)
+
+report.cards(r, CARDS)
 
 rates = r.fetch("rates_per_10000")
 if rates.ok or rates.refusal:

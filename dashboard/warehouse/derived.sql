@@ -1,0 +1,296 @@
+-- Derived relations the measures read instead of re-deriving the same things in every query (docs/measures.md,
+-- "Speed"). Created by db.create_schema after macros.sql, as VIEWS: correct over whatever rows the tables hold
+-- (test fixtures insert rows and query straight away). At the end of a build, derived.materialise(con) replaces
+-- each view by a TABLE of the same name and the same rows, so queries read stored rows.
+-- Every relation here is worked out per child (each window is PARTITION BY child_id and each join is on
+-- child_id), so leaving a child out before or after deriving gives the same rows: the planning schema's views
+-- (db.CHILD_TABLES; objectors left out) filter the derived rows exactly as if they had been derived from the
+-- filtered tables.
+-- Table names are unqualified as in macros.sql; materialise() reads them from `main`.
+
+-- ---------------------------------------------------------------- periods of care (903)
+-- Episodes stitched into periods of care: the rules are written down at the macro `episodes_stitched()` below,
+-- which reads this relation. One row per episode that survives de-duplication; columns: every episode column,
+-- dup, seq, prev_rec, prev_dec, prev_episode_id, new_period, period_no, period_start, period_end,
+-- period_short_breaks_only.
+CREATE OR REPLACE VIEW stitched_episode AS
+    WITH e AS (
+        SELECT * FROM (
+            SELECT ep.*, row_number() OVER (PARTITION BY child_id, decom, dec, ls, place, rne
+                                            ORDER BY episode_id) AS dup
+            FROM episode ep)
+        WHERE dup = 1
+    ), o AS (
+        SELECT e.*,
+               row_number() OVER w AS seq,
+               lag(rec) OVER w AS prev_rec,
+               lag(dec) OVER w AS prev_dec,
+               lag(episode_id) OVER w AS prev_episode_id
+        FROM e
+        WINDOW w AS (PARTITION BY child_id ORDER BY decom, dec NULLS LAST, episode_id)
+    ), b AS (
+        SELECT o.*,
+               CASE WHEN seq = 1 THEN 1
+                    WHEN prev_rec = 'X1' OR prev_dec IS NULL THEN 0
+                    WHEN prev_rec IS NULL AND decom <= prev_dec THEN 0
+                    ELSE 1 END AS new_period
+        FROM o
+    ), p AS (
+        SELECT b.*, sum(new_period) OVER (PARTITION BY child_id ORDER BY seq) AS period_no FROM b
+    )
+    SELECT p.*,
+           min(decom) OVER pw AS period_start,
+           CASE WHEN last_value(dec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa IS DISTINCT FROM 'X1'
+                THEN last_value(dec) OVER pwa END AS period_end,
+           bool_and(is_short_break(ls)) OVER pw AS period_short_breaks_only
+    FROM p
+    WINDOW pw AS (PARTITION BY child_id, period_no),
+           pwa AS (PARTITION BY child_id, period_no ORDER BY seq
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+
+-- Placement episodes for the stability measures (rules at the macro `placement_episodes()` below, which reads this):
+-- stitched episodes minus V3/V4 with is_temporary, place_key, is_return, is_new_placement, is_carer_change.
+CREATE OR REPLACE VIEW placement_episode AS
+    WITH s AS (
+        SELECT st.*,
+               is_temporary_place(place) AS is_temporary,
+               concat_ws('|', coalesce(place, ''), coalesce(place_provider, ''), coalesce(urn, ''),
+                         coalesce(pl_post, '')) AS place_key
+        FROM stitched_episode st
+        WHERE NOT is_short_break(ls)
+    ), w AS (
+        SELECT s.*,
+               coalesce(lag(is_temporary) OVER pw, FALSE) AS after_temporary,
+               last_value(CASE WHEN NOT is_temporary THEN place_key END IGNORE NULLS) OVER (
+                   PARTITION BY child_id, period_no ORDER BY seq
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS held_before_key
+        FROM s
+        WINDOW pw AS (PARTITION BY child_id, period_no ORDER BY seq)
+    )
+    SELECT w.* EXCLUDE (held_before_key, after_temporary),
+           coalesce(NOT is_temporary AND after_temporary AND place_key = held_before_key, FALSE) AS is_return,
+           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
+            AND coalesce(rne IN ('S', 'P', 'B', 'T', 'U'), FALSE)) AS is_new_placement,
+           (NOT is_temporary AND NOT coalesce(after_temporary AND place_key = held_before_key, FALSE)
+            AND coalesce(rne IN ('S', 'P', 'B'), FALSE)) AS is_carer_change
+    FROM w;
+
+-- Episodes stitched into periods of care by the SQL itself (not trusting episode.period_id), so that every
+-- duration measure uses one written-down rule (docs/measures.md, "Periods of care"):
+--   * episodes of a child are ordered by DECOM, then DEC (open last), then episode_id; exact duplicates
+--     (same child, DECOM, DEC, LS, PLACE, RNE) count once;
+--   * an episode continues the period of the one before it when that one ended with REC = X1 (whatever gap
+--     or overlap there is between them) or has no end date at all (an open episode overlapped by a newer one:
+--     the newer one supersedes it), or has an end date but no REC and the new one starts on or before it;
+--     any other REC ends the period, even if the next episode starts that day;
+--   * the period ends at the last episode's DEC unless that episode ended X1 (X1 with no successor in the
+--     data: the child is taken to be still looked after).
+-- Columns: every episode column plus seq (order in the child's history), period_no (1, 2, ... per child),
+-- period_start, period_end (DEC of the period's last episode unless its REC is X1; NULL = still looked after),
+-- period_short_breaks_only, and prev_rec / prev_dec / prev_episode_id (the previous episode in the child's
+-- history).
+-- The stitching itself is the relation `stitched_episode` above, so the windows run once per build, not per query.
+CREATE OR REPLACE MACRO episodes_stitched() AS TABLE SELECT * FROM stitched_episode;
+
+-- Placement episodes for the stability measures: stitched episodes minus V3/V4 (short breaks), with flags
+-- (rules in docs/measures.md, "Placements"):
+--   is_temporary       PLACE is T0-T4 (a temporary placement). Never a new placement itself.
+--   is_return          the episode comes straight after a temporary placement and goes back to the placement
+--                      held before it (same PLACE, PLACE_PROVIDER, URN and PL_POST): not a new placement.
+--   is_new_placement   not temporary, not a return, RNE in S, P, B, T, U (L never: legal status only).
+--   is_carer_change    not temporary, not a return, RNE in S, P, B (T and U keep the carer).
+-- The flags are worked out in the relation `placement_episode` above.
+CREATE OR REPLACE MACRO placement_episodes() AS TABLE SELECT * FROM placement_episode;
+
+-- Children looked after at date d, one row per child: the latest non-V3/V4 episode open at d (open_at rule).
+CREATE OR REPLACE MACRO cla_on(d) AS TABLE
+    SELECT * EXCLUDE (rn) FROM (
+        SELECT st.*, row_number() OVER (PARTITION BY child_id ORDER BY decom DESC, seq DESC) AS rn
+        FROM episodes_stitched() st
+        WHERE NOT is_short_break(ls) AND open_at(decom, dec, d))
+    WHERE rn = 1;
+
+-- ---------------------------------------------------------------- allocation
+-- Each child's allocated team as a time line: one row per span [valid_from, valid_to) over which the team_on
+-- rule (macros.sql: the allocation open at d, the one that started last, then the highest team_id) gives the
+-- same allocation; valid_to NULL = from valid_from on. No row = unallocated. The team changes only on a date
+-- some allocation starts or ends, so the spans run between consecutive such dates and the allocation chosen at
+-- a span's first day is the one chosen on every day of it. The team at date d is therefore the span with
+-- open_at(valid_from, valid_to, d): at most one per child, no aggregation left for the measures.
+CREATE OR REPLACE VIEW team_spell AS
+    WITH b AS (
+        SELECT child_id, start_date AS d FROM allocation
+        UNION
+        SELECT child_id, end_date FROM allocation WHERE end_date IS NOT NULL
+    ), s AS (
+        SELECT child_id, d AS valid_from, lead(d) OVER (PARTITION BY child_id ORDER BY d) AS valid_to FROM b
+    )
+    SELECT s.child_id, s.valid_from, s.valid_to,
+           arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
+    FROM s JOIN allocation a ON a.child_id = s.child_id AND open_at(a.start_date, a.end_date, s.valid_from)
+    GROUP BY s.child_id, s.valid_from, s.valid_to;
+
+-- ---------------------------------------------------------------- referrals (CIN)
+-- One row per referral: a child referred twice on the same day is one referral (NFA only if every copy is; its
+-- source that of the lowest cin_episode_id). With what the referral measures group by, worked out once:
+-- census_year (the census year of the referral date), is_re_referral (another referral of the child in the 12
+-- months before, as re_referrals defines it), the child's age band at the referral date, sex, ethnicity and
+-- disability labels, and the team allocated on the referral date ('Unallocated' when none). For counting children
+-- rather than referrals: first_in_year marks the child's first referral of the census year, first_age_band /
+-- first_team / first_age_band_team the first of the year with that age band / team / both (so a margin keeping
+-- only age band counts each child once per age band, and so on).
+CREATE OR REPLACE VIEW referral AS
+    WITH r AS (
+        SELECT child_id, referral_date, bool_and(referral_nfa) AS nfa,
+               arg_min(referral_source, cin_episode_id) AS source_code
+        FROM cin_episode
+        GROUP BY child_id, referral_date
+    ), prev AS (
+        SELECT DISTINCT r.child_id, r.referral_date
+        FROM r JOIN r p
+          ON p.child_id = r.child_id
+         AND p.referral_date < r.referral_date
+         AND p.referral_date >= r.referral_date - INTERVAL 12 MONTH
+    )
+    , g AS (
+        SELECT r.child_id, r.referral_date, census_year_of(r.referral_date) AS census_year, r.nfa, r.source_code,
+               prev.child_id IS NOT NULL AS is_re_referral,
+               child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band,
+               sex_label(c.sex) AS sex,
+               ethnicity_label(c.ethnicity_group) AS ethnicity_group,
+               disability_label(c.is_disabled) AS disability,
+               coalesce(ts.team, 'Unallocated') AS team
+        FROM r
+        LEFT JOIN prev USING (child_id, referral_date)
+        LEFT JOIN child c USING (child_id)
+        LEFT JOIN team_spell ts
+          ON ts.child_id = r.child_id AND open_at(ts.valid_from, ts.valid_to, r.referral_date)
+    )
+    SELECT g.*,
+           row_number() OVER (PARTITION BY child_id, census_year ORDER BY referral_date) = 1 AS first_in_year,
+           row_number() OVER (PARTITION BY child_id, census_year, age_band ORDER BY referral_date) = 1
+               AS first_age_band,
+           row_number() OVER (PARTITION BY child_id, census_year, team ORDER BY referral_date) = 1 AS first_team,
+           row_number() OVER (PARTITION BY child_id, census_year, age_band, team ORDER BY referral_date) = 1
+               AS first_age_band_team
+    FROM g;
+
+-- ---------------------------------------------------------------- children at 31 March
+-- The census years over which anything a child can be "open" in changes: first_year is a year whose 31 March is
+-- before every start date (nothing open then or before), last_year one whose 31 March is on or after every date
+-- (what is open then stays open, and the team stays the same, on every later 31 March). Whole warehouse, not per
+-- child: the bounds hold as well for any subset of children (the planning population).
+CREATE OR REPLACE VIEW census_span AS
+    SELECT census_year_of(min(d_first)) - 1 AS first_year, census_year_of(max(d_last)) AS last_year
+    FROM (
+        SELECT min(referral_date) AS d_first, greatest(max(referral_date), max(closure_date)) AS d_last
+        FROM cin_episode
+        UNION ALL SELECT min(start_date), greatest(max(start_date), max(end_date)) FROM cp_plan
+        UNION ALL SELECT min(decom), greatest(max(decom), max(dec)) FROM episode
+        UNION ALL SELECT min(start_date), greatest(max(start_date), max(end_date)) FROM allocation
+    );
+
+-- The census year whose row in child_census describes 31 March of year y: y itself within census_span, else
+-- the nearest bound (the same children open, in the same teams). materialise() redefines it with the bounds as
+-- constants, so that `census_year = census_clamp($census_year)` is a constant the scan can skip row groups by.
+CREATE OR REPLACE MACRO census_clamp(y) AS
+    greatest(least(CAST(y AS INTEGER), (SELECT last_year FROM census_span)), (SELECT first_year FROM census_span));
+
+-- One row per census year (census_span) and child with an open CIN episode (not NFA), an open CP plan, or looked
+-- after (the cla_on rule) at 31 March, with what the "at 31 March" measures group by: the open CIN episode's
+-- primary need (the latest referral's; cin_need), the open CP plan's latest category (the latest plan's;
+-- cp_category), the cla_on episode's legal status, placement, seq, period_no and period_start (cla_*), the team at
+-- 31 March ('Unallocated' when none), and the child's dob / expected_dob (the age band depends on the year asked
+-- for, so it is worked out by the query), sex, ethnicity and disability labels. Read it with
+-- `census_year = census_clamp($census_year)`.
+CREATE OR REPLACE VIEW child_census AS
+    WITH y AS (
+        SELECT CAST(range AS INTEGER) AS census_year, census_end(range) AS d
+        FROM census_span, range(first_year, last_year + 1)
+    ), cin AS (
+        SELECT y.census_year, e.child_id,
+               arg_max(e.primary_need, {'d': e.referral_date, 'id': e.cin_episode_id}) AS need
+        FROM y JOIN cin_episode e ON NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, y.d)
+        GROUP BY y.census_year, e.child_id
+    ), cpp AS (
+        SELECT y.census_year, p.child_id,
+               arg_max(p.latest_category, {'d': p.start_date, 'id': p.cp_plan_id}) AS category
+        FROM y JOIN cp_plan p ON open_at(p.start_date, p.end_date, y.d)
+        GROUP BY y.census_year, p.child_id
+    ), cla AS (
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT y.census_year, st.child_id, st.episode_id, st.ls, st.place, st.seq, st.period_no,
+                   st.period_start,
+                   row_number() OVER (PARTITION BY y.census_year, st.child_id ORDER BY st.decom DESC, st.seq DESC)
+                       AS rn
+            FROM y JOIN stitched_episode st ON NOT is_short_break(st.ls) AND open_at(st.decom, st.dec, y.d))
+        WHERE rn = 1
+    ), k AS (
+        SELECT census_year, child_id FROM cin
+        UNION SELECT census_year, child_id FROM cpp
+        UNION SELECT census_year, child_id FROM cla
+    )
+    SELECT k.census_year, k.child_id,
+           cin.child_id IS NOT NULL AS cin_open, cin.need AS cin_need,
+           cpp.child_id IS NOT NULL AS cp_open, cpp.category AS cp_category,
+           cla.child_id IS NOT NULL AS cla_open, cla.episode_id AS cla_episode_id, cla.ls AS cla_ls,
+           cla.place AS cla_place, cla.seq AS cla_seq, cla.period_no AS cla_period_no,
+           cla.period_start AS cla_period_start,
+           coalesce(ts.team, 'Unallocated') AS team,
+           c.dob, c.expected_dob,
+           sex_label(c.sex) AS sex,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_group,
+           disability_label(c.is_disabled) AS disability
+    FROM k
+    JOIN y USING (census_year)
+    LEFT JOIN cin USING (census_year, child_id)
+    LEFT JOIN cpp USING (census_year, child_id)
+    LEFT JOIN cla USING (census_year, child_id)
+    LEFT JOIN child c ON c.child_id = k.child_id
+    LEFT JOIN team_spell ts ON ts.child_id = k.child_id AND open_at(ts.valid_from, ts.valid_to, y.d);
+
+-- One row per CIN episode with where its referral led, for intervention_flows: census_year of the referral date,
+-- whether the episode has an assessment, a section 47 enquiry, a CIN plan, a CP plan (each a record of the same
+-- episode, hence of the same child), whether the child started to be looked after (an S episode, V3/V4 left out)
+-- between the referral date and the end of that census year, and the team on the referral date.
+CREATE OR REPLACE VIEW cin_episode_flow AS
+    SELECT e.cin_episode_id, e.child_id, census_year_of(e.referral_date) AS census_year, e.referral_nfa,
+           e.cin_episode_id IN (SELECT cin_episode_id FROM assessment) AS has_asmt,
+           e.cin_episode_id IN (SELECT cin_episode_id FROM section47) AS has_s47,
+           e.cin_episode_id IN (SELECT cin_episode_id FROM cin_plan) AS has_cinp,
+           e.cin_episode_id IN (SELECT cin_episode_id FROM cp_plan) AS has_cpp,
+           e.cin_episode_id IN (
+               SELECT r.cin_episode_id
+               FROM cin_episode r JOIN episode x
+                 ON x.child_id = r.child_id AND x.rne = 'S' AND NOT is_short_break(x.ls)
+                AND x.decom BETWEEN r.referral_date AND census_end(census_year_of(r.referral_date))
+           ) AS looked_after_in_year,
+           rf.team
+    FROM cin_episode e
+    LEFT JOIN referral rf ON rf.child_id = e.child_id AND rf.referral_date = e.referral_date;
+
+-- ---------------------------------------------------------------- children on event dates
+-- One row per child and date on which a measure groups an event by what the child was that day: assessment
+-- authorisation, initial child protection conference, CP plan start and end, 903 episode start (DECOM), end of a
+-- period of care, and 31 March of a census year in which the child went missing. With the census year of the date, the child's age band that day, sex, ethnicity and disability
+-- labels and the team allocated that day ('Unallocated' when none). Join it on (child_id, d) and
+-- census_year = $census_year.
+CREATE OR REPLACE VIEW child_day AS
+    WITH d AS (
+        SELECT child_id, authorisation_date AS d FROM assessment WHERE authorisation_date IS NOT NULL
+        UNION SELECT child_id, icpc_date FROM section47 WHERE icpc_date IS NOT NULL
+        UNION SELECT child_id, start_date FROM cp_plan
+        UNION SELECT child_id, end_date FROM cp_plan WHERE end_date IS NOT NULL
+        UNION SELECT child_id, decom FROM episode
+        UNION SELECT child_id, period_end FROM stitched_episode WHERE period_end IS NOT NULL
+        UNION SELECT child_id, census_end(census_year_of(start_date)) FROM missing_episode
+    )
+    SELECT d.child_id, d.d, census_year_of(d.d) AS census_year,
+           child_age_band(c.dob, c.expected_dob, d.d) AS age_band,
+           sex_label(c.sex) AS sex,
+           ethnicity_label(c.ethnicity_group) AS ethnicity_group,
+           disability_label(c.is_disabled) AS disability,
+           coalesce(ts.team, 'Unallocated') AS team
+    FROM d
+    LEFT JOIN child c USING (child_id)
+    LEFT JOIN team_spell ts ON ts.child_id = d.child_id AND open_at(ts.valid_from, ts.valid_to, d.d);
