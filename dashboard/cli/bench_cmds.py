@@ -98,8 +98,9 @@ def register(app: typer.Typer) -> None:
             if r.pages:
                 con.print(b.page_table(r.pages, goal["page_ms"]))
             if r.workbench:
-                con.print("workbench: " + ", ".join(f"{k} {v:.3f} s" if isinstance(v, float) else f"{k} {v}"
-                                                    for k, v in r.workbench.items()))
+                con.print("workbench: " + ", ".join(
+                    f"{k} {v:.3f}" + (" s" if k.endswith("_s") else "") if isinstance(v, float) else f"{k} {v}"
+                    for k, v in r.workbench.items()))
         con.rule("audit trail")
         con.print("audit record: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                                for k, v in audit.items()))
