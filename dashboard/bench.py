@@ -147,7 +147,13 @@ def bench_gate(warehouse: Path, store_size: int = 0) -> Iterator:
 
 
 def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
+    """Each named query: DuckDB alone beside a first ask through the gate (query, protection, audit record).
+
+    Why clear_memo in every timed call: with the gate's store off, suppression's own memo of protect() would
+    otherwise answer the repeats, and the median would time a memo hit instead of the protection a first ask pays.
+    """
     from dashboard.policy.gate import protect_frame
+    from dashboard.policy.suppression import clear_memo
     from dashboard.warehouse.queries import load_queries, run_query
 
     results = []
@@ -157,7 +163,8 @@ def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
             p = principal_for(spec, gate)
             raw = median_seconds(lambda spec=spec: run_query(gate.con, spec, {}), repeat)
             try:
-                gated = median_seconds(lambda name=name, p=p: gate.query(p, name, {}, path="bench"), repeat)
+                gated = median_seconds(lambda name=name, p=p: (clear_memo(), gate.query(p, name, {}, path="bench")),
+                                       repeat)
             except Exception as exc:  # a refusal is a figure too: say why instead of stopping the benchmark
                 results.append({"query": name, "raw_ms": raw * 1e3, "gate_ms": None, "ratio": None,
                                 "note": str(exc)[:80]})
@@ -173,7 +180,7 @@ def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
             rs = gate.policy.rulesets[grant.ruleset]
             bound = spec.bind({})
             largest["protect_ms"] = median_seconds(
-                lambda: protect_frame(frame, spec, rs, p, grant, purpose, bound, "all"), repeat) * 1e3
+                lambda: (clear_memo(), protect_frame(frame, spec, rs, p, grant, purpose, bound, "all")), repeat) * 1e3
     return results, largest
 
 
@@ -189,6 +196,7 @@ def time_pages(warehouse: Path, repeat: int) -> list[dict]:
     """
     from dashboard.app.pagebench import page_calls
     from dashboard.policy import Principal
+    from dashboard.policy.suppression import clear_memo
 
     pages = page_calls(warehouse)
     out = []
@@ -203,6 +211,7 @@ def time_pages(warehouse: Path, repeat: int) -> list[dict]:
         def run(p, calls, cold: bool):
             if cold:
                 gate.clear_store()
+                clear_memo()        # and suppression's own memo, so each cube is protected again
             return gate.query_many(p, calls, path="bench")
 
         cold = {page: median_seconds(lambda p=p, c=calls: run(p, c, True), repeat)

@@ -62,29 +62,15 @@ def summary_cmd(
     purpose: Annotated[str | None, typer.Option("--purpose", help="Purpose [default: the role's first].")] = None,
 ) -> None:
     """Row counts per table, census and return years covered, and data-quality counts of the warehouse."""
-    import getpass
-
-    from dashboard.cli import fail
-    from dashboard.config import POLICY_DIR, QUERIES_DIR
-    from dashboard.policy import Gate, PolicyError, Principal, Refusal
-    from dashboard.warehouse.db import WarehouseOutdated
-    from dashboard.warehouse.queries import QueryError
+    from dashboard.cli import cli_principal, fail, open_gate
+    from dashboard.policy import Refusal
 
     # Why through the gate: table counts (how many objections, how many children) are data about children too;
     # like every other path they are decided by the role's purpose and recorded before they are printed.
+    gate = open_gate(ctx.obj)
     try:
-        gate = Gate.open(ctx.obj, policy_dir=POLICY_DIR, queries_dir=QUERIES_DIR)
-    except (PolicyError, QueryError, FileNotFoundError, WarehouseOutdated) as exc:
-        raise fail(str(exc)) from None
-    except Exception as exc:  # a file that is not a warehouse: say so, no traceback
-        raise fail(f"{ctx.obj.warehouse}: cannot read the warehouse ({exc})") from None
-    try:
-        r = gate.policy.roles.get(role)
-        if purpose is None:
-            purpose = next(iter(r.grants), "") if r else ""
-        p = Principal(user or getpass.getuser(), role, (), purpose, None)
         try:
-            s = gate.data_quality(p, path="cli:summary")
+            s = gate.data_quality(cli_principal(gate, role, user, purpose=purpose), path="cli:summary")
         except Refusal as exc:
             raise fail(f"refused: {exc.reason}") from None
     finally:

@@ -6,7 +6,6 @@ Everything printed here came through the gate: `query` shows exactly what that p
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 import json
 from pathlib import Path
@@ -30,13 +29,9 @@ def _settings(ctx: typer.Context):
 
 
 def _open_gate(ctx: typer.Context, policy_dir: Path, queries_dir: Path):
-    from dashboard.policy import Gate, PolicyError
-    from dashboard.warehouse.queries import QueryError
+    from dashboard.cli import open_gate
 
-    try:
-        return Gate.open(_settings(ctx), policy_dir=policy_dir, queries_dir=queries_dir)
-    except (PolicyError, QueryError, FileNotFoundError) as e:
-        raise _fail(str(e)) from None
+    return open_gate(_settings(ctx), policy_dir, queries_dir)
 
 
 def _parse_params(items: list[str]) -> dict[str, str]:
@@ -129,16 +124,14 @@ def register(app: typer.Typer) -> None:
         queries_dir: Annotated[Path, typer.Option("--queries", help="Named queries directory.")] = QUERIES_DIR,
     ) -> None:
         """Print exactly what a principal would see for a named query (refusals exit non-zero)."""
-        from dashboard.policy import Principal, Refusal
+        from dashboard.cli import cli_principal
+        from dashboard.policy import Refusal
 
         if fmt not in ("table", "csv", "json"):
             raise _fail("--format must be table, csv or json")
         gate = _open_gate(ctx, policy_dir, queries_dir)
         try:
-            r = gate.policy.roles.get(role)
-            if purpose is None:
-                purpose = next(iter(r.grants), "") if r else ""
-            p = Principal(user or getpass.getuser(), role, tuple(team or ()), purpose, worker)
+            p = cli_principal(gate, role, user, tuple(team or ()), purpose, worker)
             try:
                 res = gate.query(p, name, _parse_params(param or []), path="cli:query")
             except Refusal as e:

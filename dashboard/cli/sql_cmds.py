@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from dashboard.cli import fail
+from dashboard.cli import fail, open_gate
 
 
 class Format(StrEnum):
@@ -53,13 +53,10 @@ def sql(
     from dashboard.workbench.session import audit_of, record_refusal
 
     try:
-        from dashboard.policy import Gate, Principal
+        from dashboard.policy import Principal
     except ImportError as e:
         raise fail(f"the policy gate is not available ({e})") from None
-    try:
-        gate = Gate.open(ctx.obj)
-    except Exception as e:  # noqa: BLE001 - PolicyError, missing warehouse, ...: a clean message, no traceback
-        raise fail(str(e)) from None
+    gate = open_gate(ctx.obj)
     who = user or _default_user()
     try:
         try:

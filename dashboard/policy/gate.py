@@ -255,12 +255,7 @@ class Gate:
         entries = [self._entry(p, outcome=d.outcome, path=path, **d.fields) for d in decisions]
         try:
             # recorded BEFORE the caller sees anything; if the trail cannot be written, nothing is shown
-            record_many = getattr(self.trail, "record_many", None)
-            if record_many is not None:
-                record_many(entries)
-            else:
-                for entry in entries:
-                    self.trail.record(entry)
+            self.trail.record_many(entries)
         except Exception as e:  # noqa: BLE001 - any failure to record is a refusal (fail closed)
             if all(d.outcome == "refused" for d in decisions):
                 raise AuditUnavailable(f"{decisions[0].answer} (and the audit trail could not record this: {e})") \
