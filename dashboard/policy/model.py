@@ -84,6 +84,7 @@ class RuleSet:
     decimals: int = 1
     method: str = "suppress"
     max_dimensions: int = 2
+    search: str = "optimal"
 
     @property
     def primary_range(self) -> tuple[int, int]:
@@ -193,7 +194,7 @@ def load_policy(directory: Path | str = POLICY_DIR) -> Policy:
     raw = _keys(f, "(top)", _load(d, "rulesets.yml"), {"rulesets"}, {"rulesets"})
     rulesets: dict[str, RuleSet] = {}
     rs_keys = {"description", "suppress_min", "suppress_max", "symbol", "zeros", "round_to", "secondary",
-               "protection_width", "decimals", "method", "max_dimensions"}
+               "protection_width", "decimals", "method", "max_dimensions", "search"}
     for name, spec in (raw["rulesets"] or {}).items():
         spec = _keys(f, f"rulesets.{name}", spec, rs_keys, {"suppress_min", "suppress_max", "symbol"})
         try:
@@ -212,6 +213,8 @@ def load_policy(directory: Path | str = POLICY_DIR) -> Policy:
         if rs.method != "suppress":
             # the cell-key method is documented in privacy-model.md but not implemented: refuse rather than ignore
             raise PolicyError(f"{f}: rulesets.{name}.method: only 'suppress' is implemented")
+        if rs.search not in ("optimal", "hypercube"):
+            raise PolicyError(f"{f}: rulesets.{name}.search: must be optimal or hypercube")
         if not str(rs.symbol):
             raise PolicyError(f"{f}: rulesets.{name}.symbol: empty")
         rulesets[name] = rs

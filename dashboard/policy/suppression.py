@@ -639,7 +639,17 @@ def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: Rul
             # cells the hidden pattern already protects (a sound proof, see lp_audit.guaranteed_widths) need no
             # hypercube of their own; hiding more later only widens what the attacker must consider
             proven = proven_safe(values, status, relations, rs)
+        first = status
         status = hypercube_secondary(values, status, relations, rs, proven=proven, view=linked)
+        if rs.search == "optimal" and (status == SECONDARY).any():
+            from dashboard.policy.optimal import optimal_secondary, pattern_cost
+
+            # the hypercube pattern is safe but greedy; the optimal search starts from it and is kept only when
+            # it hides less (by the same costs): either way the answer is a fixed function of the table
+            better = optimal_secondary(values, first, relations, rs, incumbent=status)
+            if better is not None and pattern_cost(values, better, relations) < pattern_cost(values, status,
+                                                                                            relations):
+                status = better
     published = np.where(status == PUBLISHED, round_published(values, rs), np.nan)
     with _MEMO_LOCK:
         _MEMO[key] = (published.copy(), status.copy())

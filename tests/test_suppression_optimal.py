@@ -1,0 +1,119 @@
+"""Optimal secondary suppression (dashboard/policy/optimal.py): hides less than the hypercube search, stays safe
+under the LP audit, gives the same pattern every time, and falls back to the hypercube when its budget runs out."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dashboard.policy.optimal as optimal
+from dashboard.policy.lp_audit import audit_table
+from dashboard.policy.model import load_policy
+from dashboard.policy.optimal import pattern_cost
+from dashboard.policy.suppression import (
+    PRIMARY,
+    PUBLISHED,
+    SECONDARY,
+    UNPUBLISHED,
+    clear_memo,
+    flat_relations,
+    protect,
+)
+from tests.test_suppression import assert_linked_safe, linked_cubes, with_margins
+
+POLICY = load_policy()
+DFE = POLICY.rulesets["dfe"]
+HYPERCUBE = dataclasses.replace(DFE, search="hypercube")
+
+
+def rels(v):
+    return [flat_relations(n) for n in v.shape]
+
+
+def fresh() -> None:
+    # a fresh process: no remembered answers, no per-structure tables
+    clear_memo(structures=True)
+    optimal._SYSTEMS.clear()
+
+
+# team (T01, T02, Unallocated) x sex (F, M), the cube of tests/test_gate.py's fixture at 31 March 2025
+TEAM_SEX = with_margins(np.array([[3, 2], [4, 2], [0, 1]]))
+
+
+@pytest.mark.property
+def test_optimal_hides_a_one_way_figure_where_the_hypercube_hid_the_headline():
+    # Totals: T01 5, T02 6, Unallocated 1; F 7, M 5; all 12. Primary (1..5): T01 F/M/Total, T02 F/M,
+    # Unallocated M/Total, Total M. The Total row reads 12 = 7 + M, so a second cell of that row must go:
+    # Total/F (7, a 1-way margin: cost (1 + 7) x 4 = 32) or the grand total (12, cost (1 + 12) x 7 = 91).
+    # Unallocated M (1) is then safe: Unallocated M = Unallocated Total = 6 - T01 Total, and T01 Total = T01 F +
+    # T01 M >= 2, so it lies anywhere in 1..4 (worked in tests/test_gate.py).
+    v = TEAM_SEX
+    assert v[0, 0] == 12 and v[0, 1] == 7 and v[0, 2] == 5
+    opt = protect(v, rels(v), DFE)
+    hyp = protect(v, rels(v), HYPERCUBE)
+    assert opt.status[0, 1] == SECONDARY and opt.status[0, 0] == PUBLISHED and opt.published[0, 0] == 12
+    assert hyp.status[0, 0] == SECONDARY                       # the greedy move went through the headline
+    assert (opt.status == SECONDARY).sum() == 1
+    assert opt.status[2, 0] == PUBLISHED and opt.status[3, 1] == PUBLISHED    # T02 Total 6; Unallocated F 0
+    for p in (opt, hyp):
+        assert audit_table(v, p.status, rels(v), DFE, full=True) == []
+
+
+@pytest.mark.property
+def test_a_single_small_cell_gets_the_cheapest_rectangle():
+    # Inner 3 x 3 table; (r1, c1) = 1 is the only small cell. Its cheapest protection is a rectangle with one other
+    # row j and column k: the cells (r1, ck), (rj, c1), (rj, ck) cost 1 + their count each (inner cells):
+    #   r2, c2: 11 + 13 + 31 = 55;  r2, c3: 21 + 13 + 41 = 75;  r3, c2: 11 + 12 + 51 = 74;  r3, c3: 21 + 12 + 61 = 94.
+    # The rectangle (r2, c2) moves (r1, c1) up by as much as min(10, 12) - 1 = 9: wide enough. No margin changes.
+    inner = np.array([[1, 10, 20], [12, 30, 40], [11, 50, 60]])
+    v = with_margins(inner)
+    p = protect(v, rels(v), DFE)
+    hidden = {tuple(int(i) - 1 for i in c) for c in np.argwhere(p.status != PUBLISHED)}
+    assert hidden == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert p.status[1, 1] == PRIMARY
+
+
+@pytest.mark.property
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inner=linked_cubes(), name=st.sampled_from(sorted(POLICY.rulesets)))
+def test_optimal_is_safe_and_never_hides_more_than_the_hypercube(inner, name):
+    rs = POLICY.rulesets[name]
+    v = with_margins(inner)
+    opt = protect(v, rels(v), rs, max_dims=2)
+    hyp = protect(v, rels(v), dataclasses.replace(rs, search="hypercube"), max_dims=2)
+    assert_linked_safe(v, opt, rs)
+    # primaries are the same cells; the optimal pattern's cost is never above the greedy one's
+    assert ((opt.status == PRIMARY) == (hyp.status == PRIMARY)).all()
+    assert pattern_cost(v, opt.status, rels(v)) <= pattern_cost(v, hyp.status, rels(v)) + 1e-9
+
+
+@pytest.mark.property
+def test_the_same_table_gets_the_same_pattern_in_a_fresh_process():
+    # Two different safe patterns of one table can be subtracted from each other, so the search is stopped by
+    # counts, never by the clock: a restart must reproduce the pattern exactly.
+    rng = np.random.default_rng(7)
+    v = with_margins(rng.choice([0, 1, 2, 3, 4, 8, 15, 30], size=(4, 5, 3), p=[.2, .2, .15, .1, .1, .1, .1, .05]))
+    fresh()
+    first = protect(v, rels(v), DFE, max_dims=2)
+    fresh()
+    again = protect(v, rels(v), DFE, max_dims=2)
+    assert (first.status == again.status).all()
+    assert (first.status == SECONDARY).any()          # a table that needed the search at all
+    assert_linked_safe(v, first, DFE)
+
+
+@pytest.mark.property
+def test_when_the_budget_runs_out_the_hypercube_pattern_is_kept(monkeypatch):
+    rng = np.random.default_rng(11)
+    v = with_margins(rng.choice([0, 1, 2, 6, 20], size=(4, 4, 3)))
+    hyp = protect(v, rels(v), HYPERCUBE, max_dims=2)
+    fresh()
+    monkeypatch.setattr(optimal, "MAX_ROUNDS", 0)
+    out = protect(v, rels(v), DFE, max_dims=2)
+    assert (out.status == hyp.status).all()
+    assert (out.status[out.status != UNPUBLISHED] == SECONDARY).any()
+    fresh()
