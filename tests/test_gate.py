@@ -196,10 +196,21 @@ def test_pseudonymised_rows_for_planning(env):
     key = KEY_ENV["CSC_PSEUDONYM_KEY_PLANNING"].encode()
     expected = {pseudonym(c, key) for c in ALL_CHILDREN - OBJECTORS}
     assert {r[0] for r in res.rows} == expected                # objectors C03 and C08 left out
-    # C01: dob 2015-01-10 -> month; postcode 'LS1 1AB' -> district; worker SW001 -> keyed pseudonym
-    first = [r for r in res.rows if r[0] == pseudonym("C01", key)][0]
-    row = dict(zip(names, first, strict=True))
-    assert row["dob"] == "2015-01" and row["postcode"] == "LS1" and row["worker"] == pseudonym("SW001", key)
+    # C01: worker SW001 -> keyed pseudonym. Its dob (2015-01-10 -> month 2015-01) and postcode ('LS1 1AB' ->
+    # district LS1) are coarsened and then withheld by k-anonymity (k = 5; anonymity.yml withholds postcode, then
+    # dob, then ethnicity, then sex): every child's postcode and month of birth differ, so all are withheld;
+    # by (ethnicity, sex) WBRI/F = C01 C02 C05 C06 C09 C11 (6) keep theirs; C07 (MWBC, F), C04 (BAFR, M) and
+    # C10 C12 (WBRI, M) lose ethnicity, then (F) C07 alone and (M) C04 C10 C12 (3) lose sex too.
+    by_child = {r[0]: dict(zip(names, r, strict=True)) for r in res.rows}
+    row = by_child[pseudonym("C01", key)]
+    assert row["dob"] is None and row["postcode"] is None and row["worker"] == pseudonym("SW001", key)
+    assert (row["sex"], row["ethnicity"]) == ("F", "WBRI")
+    for c in ("C04", "C07", "C10", "C12"):
+        assert (by_child[pseudonym(c, key)]["sex"], by_child[pseudonym(c, key)]["ethnicity"]) == (None, None)
+    assert sum(r["sex"] == "F" for r in by_child.values()) == 6
+    # withheld: 10 postcodes + 10 months + 4 ethnicities + 4 sexes, for all 10 children; and the answer says so
+    assert "k-anonymity (k = 5) on postcode, dob, ethnicity, sex: 28 value(s) withheld for 10 child(ren)" \
+        in " ".join(res.notes)
 
 
 @pytest.mark.functional

@@ -68,6 +68,16 @@ def _edit(d: Path, name: str, change) -> None:
      r"rulesets.yml: rulesets.nhs.max_dimensions: must be a whole number >= 1"),
     ("claims.yml", lambda d: d["roles"].update({"CSC.Root": "root"}),
      r"claims.yml: roles.CSC.Root: unknown role 'root'"),
+    ("rulesets.yml", lambda d: d["rulesets"]["dfe"].update(search="fastest"),
+     r"rulesets.yml: rulesets.dfe.search: must be optimal or hypercube"),
+    ("anonymity.yml", lambda d: d.update(k=1),
+     r"anonymity.yml: k: must be a whole number >= 2"),
+    ("anonymity.yml", lambda d: d["key_variables"].append("child.shoe_size"),
+     r"anonymity.yml: key_variables\[6\]: 'child.shoe_size' is not a classified column"),
+    ("anonymity.yml", lambda d: d["key_variables"].append("person_identifier.nhs_number"),
+     r"anonymity.yml: key_variables\[6\]: 'person_identifier.nhs_number' is a direct identifier"),
+    ("anonymity.yml", lambda d: d.pop("k"),
+     r"anonymity.yml: \(top\): missing required key 'k'"),
 ])
 def test_policy_mistakes_are_named(tmp_path, name, change, expected):
     d = _copy(tmp_path)
@@ -149,6 +159,9 @@ def test_cli_policy_check_and_explain(cli_env, tmp_path):
     r = runner.invoke(app, [*base, "policy", "explain", "--as", "bi_analyst"])
     assert r.exit_code == 0
     assert "pseudonyms" in r.stdout and "objected" in r.stdout and "Art 9(2)(j)" in r.stdout
+    assert "k-anonymous (k = 5)" in " ".join(r.stdout.split())
+    r = runner.invoke(app, [*base, "policy", "explain", "--as", "service_manager"])
+    assert r.exit_code == 0 and "k-anonymous" not in r.stdout          # counts only: no rows to make anonymous
     bad = _copy(tmp_path)
     _edit(bad, "columns.yml", lambda d: d["tables"]["episode"]["columns"].pop("home_post"))
     r = runner.invoke(app, [*base, "policy", "check", "--policies", str(bad), "--queries", str(q)])

@@ -1,7 +1,8 @@
 """The workbench over the real planning mart (policy gate) and the `sql` command end to end.
 
 Fixture warehouse: tests/helpers_policy.py (12 children C01..C12; C03 and C08, both boys, objected).
-Worked by hand: the mart's children are the other 10; girls C01 C02 C05 C06 C07 C09 C11 = 7, boys C04 C10 C12 = 3.
+Worked by hand: the mart's children are the other 10; girls C01 C02 C05 C06 C07 C09 C11 = 7, boys C04 C10 C12 = 3
+(the mart shows sex for 6 of them: k-anonymity, worked in test_mart_holds_no_objector_and_answers_by_hand).
 """
 
 from __future__ import annotations
@@ -50,8 +51,15 @@ def analyst(gate):
 
 
 def test_mart_holds_no_objector_and_answers_by_hand(analyst):
+    # k-anonymity (access_policies/anonymity.yml, k = 5; withheld in the order postcode, postcode district, month
+    # of birth, ethnicity, ethnicity group, sex), worked on the 10 mart children:
+    #   postcodes LS1..LS12 and months of birth all differ: every child alone, so all are withheld;
+    #   by (ethnicity, group, sex): WBRI/White/F = C01 C02 C05 C06 C09 C11 (6 >= 5) keep theirs; C07 MWBC/F,
+    #   C04 BAFR/M and C10 C12 WBRI/M (2) lose ethnicity, then group (Mixed 1, Black 1, White/M 2), then sex
+    #   ((F) C07 alone; (M) C04 C10 C12 = 3 < 5). So 6 girls are shown as girls and 4 children have no sex shown.
     res = analyst.run(SEX_SQL)
-    assert list(res.frame.iter_rows()) == [("F", 7), ("M", 3)]
+    assert list(res.frame.iter_rows()) == [("F", 6), (None, 4)]
+    assert analyst.run("SELECT count(*) AS n FROM child").frame.item() == 10
     assert analyst.run("SELECT count(*) AS n FROM cin_episode").frame.item() == 10
 
 
@@ -91,29 +99,32 @@ def test_attack_on_real_mart_leaves_it_working(analyst):
     for sql in ("SELECT * FROM read_csv_auto('/etc/passwd')", "DROP TABLE child", "ATTACH ':memory:' AS x"):
         with pytest.raises(WorkbenchError):
             analyst.run(sql)
-        assert list(analyst.run(SEX_SQL).frame.iter_rows()) == [("F", 7), ("M", 3)]
+        assert list(analyst.run(SEX_SQL).frame.iter_rows()) == [("F", 6), (None, 4)]
 
 
 def test_schema_browser_meaning_from_column_doc(analyst):
     child = {t.name: t for t in analyst.schema()}["child"]
     sex = {c.name: c for c in child.columns}["sex"]
     assert sex.meaning.startswith("one coding for every year: M, F or U")
-    assert sex.classification == "ordinary"
-    assert {c.name: c for c in child.columns}["dob"].classification == "quasi_identifier (coarsened to month)"
+    key = "; key variable: empty where fewer than 5 children share the values"
+    assert sex.classification == "ordinary" + key
+    assert {c.name: c for c in child.columns}["dob"].classification == "quasi_identifier (coarsened to month)" + key
+    assert {c.name: c for c in child.columns}["is_disabled"].classification == "special_category"
 
 
 def test_export_from_real_mart_suppresses_small_counts(analyst):
-    # 7 girls shown; 3 boys hidden under dfe (1..5 -> c)
+    # 6 girls shown; the 4 children whose sex k-anonymity withheld are a count of 4, hidden under dfe (1..5 -> c)
     out = analyst.export(analyst.run(SEX_SQL))
-    assert out.rows == [["F", 7], ["M", "c"]]
+    assert out.rows == [["F", 6], [None, "c"]]
 
 
 # ------------------------------------------------------------------------------------------ subject access
-# Hand-worked from the fixture: boys in the mart C04 C10 C12 (C03 and C08 objected), girls C01 C02 C05 C06 C07
-# C09 C11. Each statement's entry names the children whose pseudonymised rows it displayed, however they were
-# displayed, and none when the statement hides them.
-BOYS = ["C04", "C10", "C12"]
-GIRLS = ["C01", "C02", "C05", "C06", "C07", "C09", "C11"]
+# Hand-worked from the fixture: in the mart (C03 and C08 objected) sex is shown as F for C01 C02 C05 C06 C09 C11
+# and withheld by k-anonymity for C04 C07 C10 C12 (see test_mart_holds_no_objector_and_answers_by_hand). Each
+# statement's entry names the children whose pseudonymised rows it displayed, however they were displayed, and
+# none when the statement hides them.
+BOYS = ["C04", "C07", "C10", "C12"]          # the children whose sex is not shown (three boys and C07)
+GIRLS = ["C01", "C02", "C05", "C06", "C09", "C11"]
 
 
 def _statement_entry(gate, res):
@@ -121,11 +132,11 @@ def _statement_entry(gate, res):
 
 
 @pytest.mark.parametrize(("sql", "children"), [
-    ("SELECT child_id, sex FROM child WHERE sex = 'M'", BOYS),
+    ("SELECT child_id, sex FROM child WHERE sex IS NULL", BOYS),
     ("SELECT child_id AS who FROM child WHERE sex = 'F'", GIRLS),              # renamed column
     ("SELECT sex, list(child_id ORDER BY child_id) AS ids FROM child GROUP BY sex", sorted(BOYS + GIRLS)),
-    ("SELECT 'child ' || child_id AS label FROM child WHERE sex = 'M'", BOYS),  # pseudonym inside text
-    ("SELECT c FROM child c WHERE sex = 'M'", BOYS),                            # the whole row as a struct
+    ("SELECT 'child ' || child_id AS label FROM child WHERE sex IS NULL", BOYS),  # pseudonym inside text
+    ("SELECT c FROM child c WHERE sex IS NULL", BOYS),                            # the whole row as a struct
     ("SELECT sex, count(*) AS n FROM child GROUP BY sex", []),                  # aggregate: no child's row shown
     ("SELECT count(DISTINCT child_id) AS n FROM cin_episode", []),
 ])
@@ -153,9 +164,9 @@ def test_statement_showing_a_truncated_result_names_only_the_rows_displayed(gate
 
     with Workbench.open(gate, Principal(user="amy", role="bi_analyst", purpose="planning"),
                         limits=Limits(row_cap=2)) as wb:
-        res = wb.run("SELECT child_id FROM child WHERE sex = 'M'")
-    assert res.row_count == 3 and res.frame.height == 2
-    assert len(_statement_entry(gate, res)["child_ids"]) == 2      # two of C04 C10 C12 were put on screen
+        res = wb.run("SELECT child_id FROM child WHERE sex IS NULL")
+    assert res.row_count == 4 and res.frame.height == 2
+    assert len(_statement_entry(gate, res)["child_ids"]) == 2      # two of C04 C07 C10 C12 were put on screen
     assert set(_statement_entry(gate, res)["child_ids"]) < set(BOYS)
 
 
@@ -185,7 +196,7 @@ def test_cli_sql_json_shape(warehouse, tmp_path):
     assert doc["principal"]["role"] == "bi_analyst" and doc["principal"]["purpose"] == "planning"
     assert doc["ruleset"] == "dfe"
     assert doc["columns"] == [{"name": "sex", "kind": "value"}, {"name": "n", "kind": "value"}]
-    assert doc["rows"] == [["F", 7], ["M", 3]]
+    assert doc["rows"] == [["F", 6], [None, 4]]          # k-anonymity: see the first test
     assert (doc["row_count"], doc["truncated"]) == (2, False)
     # recorded before it was printed, on the CLI's path
     con = duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True)
@@ -200,7 +211,7 @@ def test_cli_sql_json_shape(warehouse, tmp_path):
 def test_cli_sql_csv(warehouse, tmp_path):
     r = cli(warehouse, tmp_path, "sql", SEX_SQL, "--as", "bi_analyst", "--format", "csv")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["sex,n", "F,7", "M,3"]
+    assert r.stdout.splitlines() == ["sex,n", "F,6", ",4"]
 
 
 @pytest.mark.functional
@@ -265,7 +276,7 @@ def test_second_session_reuses_the_mart_but_gets_its_own_instance(gate):
         paths = "SELECT path FROM duckdb_databases() WHERE database_name = 'mart'"
         assert wa.run(paths).frame.item() != wb.run(paths).frame.item()
         wa.close()                                                            # one session ends ...
-        assert list(wb.run(SEX_SQL).frame.iter_rows()) == [("F", 7), ("M", 3)]   # ... the other goes on
+        assert list(wb.run(SEX_SQL).frame.iter_rows()) == [("F", 6), (None, 4)]   # ... the other goes on
 
 
 def test_a_cached_mart_is_still_refused_to_a_role_without_the_tier(gate):

@@ -215,6 +215,13 @@ def explain(pol: Any, role: str) -> str:
                             if rs.secondary else "") + f" ({g.ruleset} rules).")
         if pu.exclude_objectors:
             lines.append("  Children whose families objected to uses beyond direct care are left out.")
+        if g.tier == "pseudonymised":
+            an = pol.anonymity
+            plain = {"dob": "month of birth", "postcode": "postcode district", "postcode_district":
+                     "postcode district", "ethnicity_group": "ethnicity", "sex": "sex", "ethnicity": "ethnicity"}
+            keys = ", ".join(dict.fromkeys(plain.get(c, c.replace("_", " ")) for _, c in an.key_variables))
+            lines.append(f"  Rows are k-anonymous (k = {an.k}): where fewer than {an.k} children share the same "
+                         f"{keys}, those values are left empty.")
         if g.tier == "identifiable":
             lines.append("  Emergency access to another child is possible with a stated reason; it is time-limited "
                          "and reviewed by an information governance officer.")

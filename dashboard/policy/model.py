@@ -14,12 +14,14 @@ import duckdb
 import yaml
 
 from dashboard.config import POLICY_DIR
+from dashboard.policy.anonymity import Anonymity
 
 TIERS = ("identifiable", "pseudonymised", "aggregate")
 SCOPES = ("own_caseload", "own_team", "whole_authority")
 CLASSES = ("direct_identifier", "quasi_identifier", "special_category", "sensitive", "ordinary")
 COARSEN = ("month", "district", "drop", "none")
-FILES = ("purposes.yml", "roles.yml", "columns.yml", "rulesets.yml", "teams.yml", "claims.yml", "personas.yml")
+FILES = ("purposes.yml", "roles.yml", "columns.yml", "rulesets.yml", "teams.yml", "claims.yml", "personas.yml",
+         "anonymity.yml")
 
 
 class PolicyError(ValueError):
@@ -112,6 +114,7 @@ class Policy:
     teams: dict[str, dict]
     claims: dict[str, Any]
     personas: dict[str, Persona]
+    anonymity: Anonymity = field(default_factory=lambda: Anonymity(5, ()))
     extra: dict = field(default_factory=dict)
 
     def table_columns(self, table: str) -> list[ColumnClass]:
@@ -310,4 +313,22 @@ def load_policy(directory: Path | str = POLICY_DIR) -> Policy:
         personas[pid] = Persona(pid, spec["name"], spec["role"], tuple(spec.get("teams") or ()),
                                 spec.get("worker_id"))
 
-    return Policy(d, purposes, roles, columns, frozenset(no_mart), rulesets, teams, claims, personas)
+    # k-anonymity of pseudonymised releases
+    f = str(d / "anonymity.yml")
+    raw = _keys(f, "(top)", _load(d, "anonymity.yml"), {"k", "key_variables"}, {"k", "key_variables"})
+    k = raw["k"]
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise PolicyError(f"{f}: k: must be a whole number >= 2 (k = 1 protects nobody)")
+    if not isinstance(raw["key_variables"], list) or not raw["key_variables"]:
+        raise PolicyError(f"{f}: key_variables: must be a list of table.column")
+    keys = []
+    for i, kv in enumerate(raw["key_variables"]):
+        t, _, c = str(kv).partition(".")
+        if (t, c) not in columns:
+            raise PolicyError(f"{f}: key_variables[{i}]: {kv!r} is not a classified column (columns.yml)")
+        if columns[(t, c)].cls == "direct_identifier":
+            # a direct identifier never reaches the pseudonymised tier at all: naming it here would be a mistake
+            raise PolicyError(f"{f}: key_variables[{i}]: {kv!r} is a direct identifier, never released")
+        keys.append((t, c))
+    return Policy(d, purposes, roles, columns, frozenset(no_mart), rulesets, teams, claims, personas,
+                  Anonymity(k, tuple(keys)))

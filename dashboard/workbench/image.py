@@ -53,6 +53,7 @@ class MartImage(Mapping[str, pl.DataFrame]):
         self._fd = fd
         self._columns = dict(tables)
         self._rows = dict(rows)
+        self.anonymity = None        # what k-anonymity withheld (dashboard.policy.anonymity.Withheld), if known
         self._lock = threading.Lock()
         # closes the descriptor (and so frees the RAM) once no one holds the image; open sessions keep their own
         self._finalizer = weakref.finalize(self, os.close, fd)

@@ -321,6 +321,9 @@ class Workbench:
             label += " (keyed pseudonym)"
         elif cc.coarsen and cc.coarsen not in ("none", "drop"):
             label += f" (coarsened to {cc.coarsen})"
+        anonymity = getattr(self.policy, "anonymity", None)
+        if anonymity is not None and (table, column) in anonymity.key_variables:
+            label += f"; key variable: empty where fewer than {anonymity.k} children share the values"
         return label
 
     def _meaning(self, table: str, column: str) -> str:
