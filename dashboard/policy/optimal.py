@@ -117,7 +117,7 @@ def pattern_cost(values: np.ndarray, status: np.ndarray, relations: Sequence[Seq
 class _Attacker:
     """The attacker's linear programme over the published cells, kept between solves (HiGHS warm-starts)."""
 
-    def __init__(self, A: sparse.csr_matrix, v: np.ndarray, lower: float, upper: float) -> None:
+    def __init__(self, A: sparse.csr_matrix, v: np.ndarray, lower: float, upper: np.ndarray) -> None:
         self.v, self.lo, self.up = v, lower, upper
         n = v.size
         h = self.h = highspy.Highs()
@@ -179,9 +179,10 @@ def optimal_secondary(values: np.ndarray, status: np.ndarray, relations: Sequenc
         return np.asarray(status).copy()
     lower = float(hidden_lower_bound(rs))
     width = float(rs.protection_width)
-    # A hidden cell is never above the largest cell of the table; telling the attacker so only narrows what it
-    # can reach, so patterns found under it stay safe without it.
-    upper = float(v.max())
+    # How far a hidden cell may rise in the attacker's LP: 4 protection widths above its true value. Any bound
+    # only narrows what the attacker can reach, so a pattern proven wide enough under it is wide enough without
+    # it; a small one keeps the cuts' coefficients small (national counts run to hundreds of thousands).
+    upper = v + 4.0 * width
     barred = (v == 0) & (rs.zeros == "show")
     if (prim & barred).any():
         return None
@@ -287,7 +288,7 @@ def _room_rows(A: sparse.csr_matrix, v: np.ndarray, lower: float, width: float,
     return out
 
 
-def _gradient(rc: np.ndarray, v: np.ndarray, lower: float, upper: float) -> np.ndarray:
+def _gradient(rc: np.ndarray, v: np.ndarray, lower: float, upper: np.ndarray) -> np.ndarray:
     # how far hiding each cell moves its bounds, times how much the attacker's extreme gains per unit of bound:
     # raising the upper bound from v to `upper` (reduced cost < 0), lowering the lower one from v to `lower` (> 0)
     return np.where(rc < 0, -rc * (upper - v), rc * (v - lower))
