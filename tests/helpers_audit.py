@@ -45,14 +45,15 @@ def entry(user: str = "amy", **kw) -> dict:
 
 
 def copy_trail(src: Path, dst_dir: Path) -> Path:
-    """Copy the trail, its write-ahead log, its head and its key side by side into dst_dir; return the copy's path.
+    """Copy the trail, its write-ahead log, journal, head and key side by side into dst_dir; return the copy's path.
 
-    While a process holds the trail open, entries committed since the last checkpoint are in ``<audit>.wal``
-    (DuckDB replays it when the copy is opened): a copy of the main file alone would look truncated.
+    While a process holds the trail open, its newest entries are in ``<audit>.journal`` (not yet folded into the
+    file) and entries folded since the last checkpoint in ``<audit>.wal`` (DuckDB replays it when the copy is
+    opened): a copy of the main file alone would look truncated.
     """
     dst_dir.mkdir(parents=True, exist_ok=True)
     dst = dst_dir / src.name
-    for suffix in ("", ".wal", ".head", ".key"):
+    for suffix in ("", ".wal", ".journal", ".head", ".key"):
         s = Path(f"{src}{suffix}")
         if s.exists():
             shutil.copy2(s, Path(f"{dst}{suffix}"))
