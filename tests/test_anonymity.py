@@ -142,3 +142,22 @@ def test_the_analysts_planning_mart_is_k_anonymous_on_the_sample_authority(sampl
         assert any(n.startswith(f"k-anonymity (k = {k})") for n in res.notes)
     finally:
         gate.close()
+
+
+@pytest.mark.functional
+def test_the_command_line_says_what_k_anonymity_withheld(sample_warehouse, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CSC_PSEUDONYM_KEY_PLANNING": "test-key-for-planning-0123456789abcdef",
+           "CSC_WAREHOUSE": str(sample_warehouse), "CSC_AUDIT": str(tmp_path / "audit.duckdb")}
+    r = subprocess.run([sys.executable, "-m", "dashboard", "query", "children_list", "--as", "bi_analyst",
+                        "--format", "csv"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0].split(",")
+    assert "dob" in header and "given_name" not in header        # stdout stays plain CSV
+    assert "note: k-anonymity (k = 5) on postcode, dob, ethnicity, sex:" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "dashboard", "query", "children_list", "--as", "bi_analyst"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Note: k-anonymity (k = 5)" in r.stdout.splitlines()[-1]

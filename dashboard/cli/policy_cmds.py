@@ -64,6 +64,7 @@ def _render(res: Any, fmt: str) -> str:
                         for j, (v, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
     if res.hidden and res.symbol:
         lines.append(f"{res.symbol} = hidden to protect small numbers ({len(res.hidden)} cells)")
+    lines += [f"Note: {n}" for n in res.notes]
     return "\n".join(lines)
 
 
@@ -137,6 +138,10 @@ def register(app: typer.Typer) -> None:
             except Refusal as e:
                 raise _fail(f"refused: {e.reason}") from None
             typer.echo(_render(res, fmt))
+            if fmt != "table":
+                # csv and json stay machine-readable on stdout; what the gate left out or withheld is said aside
+                for n in res.notes:
+                    typer.echo(f"note: {n}", err=True)
         finally:
             gate.close()
 
