@@ -353,6 +353,11 @@ def test_analyst_gets_pseudonymised_rows(env):
     df = at.dataframe[0].value
     assert "Given name" not in df.columns and "NHS number" not in df.columns
     assert len(df) == 17 and not set(df["Child ID"]) & {f"C{i:03d}" for i in range(1, 18)}
+    # the page says what k-anonymity did: the 17 children share postcode LS6, June 2015 and WBRI, and are 9 boys
+    # and 8 girls, so both groups are at least 5 and nothing is withheld
+    notes = [c.value for c in at.caption if c.value.startswith("k-anonymity (k = 5)")]
+    assert len(notes) == 1 and "0 value(s) withheld for 0 child(ren)" in notes[0]
+    assert int(df["Date of birth"].notna().sum()) == 17 and set(df["Date of birth"]) == {"2015-06"}
 
 
 # ------------------------------------------------------------------------------------------ IG pages

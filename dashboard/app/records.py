@@ -84,6 +84,8 @@ def search_and_table(a: render.Answer) -> Shown:
     text = st.text_input("Search this list", key="rec_search", placeholder="Child ID, name, team ...")
     header, rows = shape(a.res, text)
     st.caption(f"{len(rows):,} of {len(a.res.rows):,} children shown")
+    for note in a.res.notes:        # what the gate left out or withheld (columns not shown, k-anonymity)
+        st.caption(note)
     import polars as pl
 
     frame = pl.DataFrame({h: [r[k] for r in rows] for k, h in enumerate(header)}, strict=False) if rows else \
