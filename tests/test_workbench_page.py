@@ -71,6 +71,8 @@ def test_analyst_runs_a_query_sees_true_count_and_chart(env):
     df = result(at)
     assert list(df["sex"]) == ["F", "M"] and list(df["n"]) == [8, 9]
     assert any(c.value == "2 row(s)." for c in at.caption)
+    # k-anonymity kept every value: 8 girls and 9 boys otherwise alike (LS6, June 2015, WBRI), both groups >= 5
+    assert any(c.value.startswith("k-anonymity (k = 5)") and "0 value(s) withheld" in c.value for c in at.caption)
     assert at.get("plotly_chart")
 
 

@@ -197,6 +197,9 @@ class Workbench:
         self._children: Mapping[str, str] = (
             children if isinstance(children, PseudonymMap) else PseudonymMap.from_pairs(dict(children or {})))
         self.sandbox = Sandbox(mart, limits, precheck=precheck)
+        # what k-anonymity withheld when the gate built this mart (a sentence, or "" when nothing is known)
+        withheld = getattr(mart, "anonymity", None)
+        self.anonymity_note = withheld.note() if withheld is not None else ""
 
     # -------------------------------------------------------------------------------------------- opening
     @classmethod

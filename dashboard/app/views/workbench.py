@@ -38,6 +38,8 @@ library = Library(principal.user)
 st.title("SQL workbench")
 st.caption("One SELECT at a time over your pseudonymised planning mart (objectors left out). Every statement is "
            "recorded in the audit trail. Exports are output-checked.")
+if wb.anonymity_note:
+    st.caption(wb.anonymity_note)
 
 
 def _load(sql: str) -> None:
