@@ -26,32 +26,13 @@
 --   - {name: within_45, kind: count, label: Within 45 working days}
 --   - {name: pct_within_45, kind: percentage, numerator: within_45, denominator: assessments, label: "% within 45 working days"}
 --   - {name: median_working_days, kind: value, label: Median working days}
-WITH a AS (
-    SELECT DISTINCT child_id, start_date, authorisation_date
-    FROM assessment
-    WHERE in_census_year(authorisation_date, $census_year)
-),
-w AS (
-    -- working days once per distinct pair of dates (a few thousand), not once per row: the calendar look-up
-    -- is the costly part and depends on the two dates alone
-    SELECT a.*, d.wd
-    FROM a LEFT JOIN (
-        SELECT s, e, working_days(s, e) AS wd
-        FROM (SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a)
-    ) d ON d.s IS NOT DISTINCT FROM a.start_date AND d.e IS NOT DISTINCT FROM a.authorisation_date
-),
-base AS (
-    SELECT w.child_id, w.wd,
-           assessment_band(w.start_date, w.authorisation_date, w.wd) AS band_v,
-           cd.age_band AS age_band_v,
-           cd.sex AS sex_v,
-           cd.disability AS disability_v,
-           cd.team AS team_v
-    FROM w
-    -- the child's age band, labels and team on the event date, worked out at build time
-    -- (derived.sql, `child_day`)
-    LEFT JOIN child_day cd
-      ON cd.child_id = w.child_id AND cd.d = w.authorisation_date AND cd.census_year = $census_year
+WITH base AS (
+    -- each distinct assessment with its working days, band and the child's labels and team on the authorisation
+    -- date, worked out at build time (derived.sql, `assessment_span`)
+    SELECT wd, duration_band AS band_v, age_band AS age_band_v, sex AS sex_v, disability AS disability_v,
+           team AS team_v
+    FROM assessment_span
+    WHERE census_year = $census_year
 ),
 -- The cube is rolled up from the finest cells (one aggregation over base, one row per working-day count)
 -- joined with the grouping masks, instead of GROUP BY CUBE's aggregation (and median sort) over every
@@ -63,46 +44,86 @@ fine AS (
     FROM base
     GROUP BY ALL
 ),
+-- Each dimension's values (NULL included) numbered from 1; 0 stands for the margin ('Total'). The roll-up, the
+-- running sums and the median are then worked out on six integers per cell instead of six strings, and the
+-- labels are put back on the finished cells only.
+k0 AS (SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k
+       FROM (SELECT DISTINCT band_v AS v FROM fine)),
+k1 AS (SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k
+       FROM (SELECT DISTINCT age_band_v AS v FROM fine)),
+k2 AS (SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k
+       FROM (SELECT DISTINCT sex_v AS v FROM fine)),
+k3 AS (SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k
+       FROM (SELECT DISTINCT disability_v AS v FROM fine)),
+k4 AS (SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k
+       FROM (SELECT DISTINCT team_v AS v FROM fine)),
+coded AS (
+    SELECT k0.k AS c0, k1.k AS c1, k2.k AS c2, k3.k AS c3, k4.k AS c4, f.wd, f.n
+    FROM fine f
+    JOIN k0 ON k0.v IS NOT DISTINCT FROM f.band_v
+    JOIN k1 ON k1.v IS NOT DISTINCT FROM f.age_band_v
+    JOIN k2 ON k2.v IS NOT DISTINCT FROM f.sex_v
+    JOIN k3 ON k3.v IS NOT DISTINCT FROM f.disability_v
+    JOIN k4 ON k4.v IS NOT DISTINCT FROM f.team_v
+),
 rolled AS (
     SELECT m.g,
-           cube_label(m.g, 0, f.band_v) AS duration_band,
-           cube_label(m.g, 1, f.age_band_v) AS age_band,
-           cube_label(m.g, 2, f.sex_v) AS sex,
-           cube_label(m.g, 3, f.disability_v) AS disability,
-           cube_label(m.g, 4, f.team_v) AS team,
+           CASE WHEN cube_keeps(m.g, 0) = 1 THEN f.c0 ELSE 0 END AS c0,
+           CASE WHEN cube_keeps(m.g, 1) = 1 THEN f.c1 ELSE 0 END AS c1,
+           CASE WHEN cube_keeps(m.g, 2) = 1 THEN f.c2 ELSE 0 END AS c2,
+           CASE WHEN cube_keeps(m.g, 3) = 1 THEN f.c3 ELSE 0 END AS c3,
+           CASE WHEN cube_keeps(m.g, 4) = 1 THEN f.c4 ELSE 0 END AS c4,
            f.wd,
            CAST(coalesce(sum(f.n), 0) AS BIGINT) AS n
-    FROM cube_masks(5) m LEFT JOIN fine f ON TRUE
+    FROM cube_masks(5) m LEFT JOIN coded f ON TRUE
     WHERE m.g = 0 OR f.n IS NOT NULL  -- nothing in scope: the grand total alone, zero (as CUBE gives)
-    GROUP BY m.g, duration_band, age_band, sex, disability, team, f.wd
+    GROUP BY ALL
 ),
+-- Each cell's sorted working days as one run: the running count over all cells in (cell, wd) order (one sort,
+-- no per-cell partitions); a cell's run starts where the cells before it end (its least running - n).
 dist AS (
     SELECT r.*,
-           sum(n) OVER (PARTITION BY g, duration_band, age_band, sex, disability, team ORDER BY wd
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
-           sum(n) OVER (PARTITION BY g, duration_band, age_band, sex, disability, team) AS known
+           sum(n) OVER (ORDER BY g, c0, c1, c2, c3, c4, wd ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto
     FROM rolled r
     WHERE wd IS NOT NULL
 ),
-med AS (
-    -- 0-based positions (known - 1) // 2 and known // 2 in the sorted working days of the cell
-    SELECT g, duration_band, age_band, sex, disability, team,
-           CAST(max(wd) FILTER (WHERE upto - n <= (known - 1) // 2 AND (known - 1) // 2 < upto) AS DOUBLE) AS lo,
-           CAST(max(wd) FILTER (WHERE upto - n <= known // 2 AND known // 2 < upto) AS DOUBLE) AS hi
+run AS (
+    SELECT g, c0, c1, c2, c3, c4, min(upto - n) AS before, sum(n) AS known
     FROM dist
     GROUP BY ALL
 ),
+med AS (
+    -- 0-based positions (known - 1) // 2 and known // 2 in the sorted working days of the cell, counted from
+    -- where its run starts
+    SELECT g, c0, c1, c2, c3, c4,
+           CAST(max(d.wd) FILTER (WHERE d.upto - d.n <= r.before + (r.known - 1) // 2
+                                    AND r.before + (r.known - 1) // 2 < d.upto) AS DOUBLE) AS lo,
+           CAST(max(d.wd) FILTER (WHERE d.upto - d.n <= r.before + r.known // 2
+                                    AND r.before + r.known // 2 < d.upto) AS DOUBLE) AS hi
+    FROM dist d JOIN run r USING (g, c0, c1, c2, c3, c4)
+    GROUP BY ALL
+),
 cells AS (
-    SELECT g, duration_band, age_band, sex, disability, team,
+    SELECT g, c0, c1, c2, c3, c4,
            CAST(sum(n) AS BIGINT) AS assessments,
            CAST(coalesce(sum(n) FILTER (WHERE wd <= 45), 0) AS BIGINT) AS within_45
     FROM rolled
     GROUP BY ALL
 )
-SELECT c.duration_band, c.age_band, c.sex, c.disability, c.team,
+SELECT CASE WHEN c.c0 = 0 THEN 'Total' ELSE k0.v END AS duration_band,
+       CASE WHEN c.c1 = 0 THEN 'Total' ELSE k1.v END AS age_band,
+       CASE WHEN c.c2 = 0 THEN 'Total' ELSE k2.v END AS sex,
+       CASE WHEN c.c3 = 0 THEN 'Total' ELSE k3.v END AS disability,
+       CASE WHEN c.c4 = 0 THEN 'Total' ELSE k4.v END AS team,
        c.assessments,
        c.within_45,
        round(100.0 * c.within_45 / c.assessments, 1) AS pct_within_45,
        m.lo + (m.hi - m.lo) * 0.5 AS median_working_days
-FROM cells c LEFT JOIN med m USING (g, duration_band, age_band, sex, disability, team)
+FROM cells c
+LEFT JOIN med m USING (g, c0, c1, c2, c3, c4)
+LEFT JOIN k0 ON k0.k = c.c0
+LEFT JOIN k1 ON k1.k = c.c1
+LEFT JOIN k2 ON k2.k = c.c2
+LEFT JOIN k3 ON k3.k = c.c3
+LEFT JOIN k4 ON k4.k = c.c4
 ORDER BY ALL

@@ -27,41 +27,13 @@
 --   - {name: cin_open, kind: value, label: In need at 31 March, source: cin_episode.cin_episode_id}
 --   - {name: cp_open, kind: value, label: On a CP plan at 31 March, source: cp_plan.cp_plan_id}
 --   - {name: looked_after, kind: value, label: Looked after at 31 March, source: episode.episode_id}
-WITH y AS (SELECT census_start($census_year) AS s, census_end($census_year) AS e),
-active AS (
-    SELECT child_id FROM cin_episode, y WHERE referral_date <= y.e AND (closure_date IS NULL OR closure_date >= y.s)
-    UNION
-    SELECT child_id FROM cp_plan, y WHERE start_date <= y.e AND (end_date IS NULL OR end_date >= y.s)
-    UNION
-    SELECT child_id FROM episode, y WHERE decom <= y.e AND (dec IS NULL OR dec >= y.s)
-),
-alloc AS (
-    SELECT a.child_id, arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team,
-           arg_max(a.worker_id, {'start': a.start_date, 'team': a.team_id, 'worker': a.worker_id}) AS worker
-    FROM allocation a, y
-    WHERE a.start_date <= y.e AND (a.end_date IS NULL OR a.end_date > y.s)
-    GROUP BY a.child_id
-),
-cin AS (
-    SELECT DISTINCT child_id FROM cin_episode, y WHERE NOT referral_nfa AND open_at(referral_date, closure_date, y.e)
-),
-cpp AS (
-    SELECT DISTINCT child_id FROM cp_plan, y WHERE open_at(start_date, end_date, y.e)
-),
-cla AS (
-    SELECT DISTINCT child_id FROM cla_on(census_end($census_year))
-)
-SELECT a.child_id, pi.given_name, pi.family_name, c.dob, c.sex, c.ethnicity, pi.postcode, pi.nhs_number,
-       coalesce(c.upn, pi.upn) AS upn,
-       coalesce(al.team, 'Unallocated') AS team, al.worker,
-       cin.child_id IS NOT NULL AS cin_open,
-       cpp.child_id IS NOT NULL AS cp_open,
-       cla.child_id IS NOT NULL AS looked_after
-FROM active a
-LEFT JOIN child c USING (child_id)
-LEFT JOIN person_identifier pi USING (child_id)
-LEFT JOIN alloc al USING (child_id)
-LEFT JOIN cin USING (child_id)
-LEFT JOIN cpp USING (child_id)
-LEFT JOIN cla USING (child_id)
-ORDER BY pi.family_name NULLS LAST, pi.given_name NULLS LAST, a.child_id
+SELECT child_id, given_name, family_name, dob, sex, ethnicity, postcode, nhs_number, upn, team, worker,
+       cin_open, cp_open, looked_after
+-- worked out once per census year and child at build time (derived.sql, `case_list`): who is active in the year,
+-- the allocation, the status at 31 March, identifiers and the place in the list's order
+FROM case_list
+WHERE census_year = case_list_year($census_year)
+  -- $child_scope is bound by the runner, never by the asker (run_query's `children`): NULL for everyone in the
+  -- population, else the children the gate's relationship scope allows, so only their rows are read
+  AND ($child_scope IS NULL OR child_id IN (SELECT unnest($child_scope)))
+ORDER BY list_pos

@@ -541,13 +541,18 @@ class Gate:
             raise Refusal(f"the row-level query {spec.name!r} has no child_id column, so its relationship "
                           "scope cannot be checked")
         population = self._population(purpose)
-        df = run_query(self.con, spec, bound, population=population)
+        # The gate decides the scope; the warehouse is only asked for those children (a bound list, so a team
+        # manager's list costs what the team's rows cost, not the whole authority's).
+        scope = self._scope_children(p, grant, emergency) if grant.tier == "identifiable" else None
+        in_scope = None if scope is None else sorted(scope)
+        df = run_query(self.con, spec, bound, population=population, children=in_scope)
         if "child_id" not in df.columns:
             raise Refusal(f"the query {spec.name!r} did not return child_id")
         df = df.with_columns(pl.col("child_id").cast(pl.Utf8))
-        scope = self._scope_children(p, grant, emergency) if grant.tier == "identifiable" else None
-        if scope is not None:
-            df = df.filter(pl.col("child_id").is_in(sorted(scope)))
+        if in_scope is not None:
+            # Why filter again: the scope must hold whatever the query's SQL does with the list it was given;
+            # a query that mishandled $child_scope must not widen the answer.
+            df = df.filter(pl.col("child_id").is_in(in_scope))
         if purpose.exclude_objectors:
             # belt and braces: the planning schema already leaves objectors out; a query that reads main.* must not
             df = df.filter(~pl.col("child_id").is_in(sorted(self._objectors())))
@@ -575,11 +580,35 @@ class Gate:
                 continue
             out_cols.append(ResultColumn(c.name, c.kind, c.label))
             series.append(shown)
+        if grant.tier == "pseudonymised" and series:
+            series, note = self._k_anonymous(spec, out_cols, series)
+            if note:
+                notes.append(note)
         rows = [list(r) for r in zip(*[s.to_list() for s in series], strict=True)] if series else []
         res = ProtectedResult(spec.name, spec.title, spec.unit, p, grant.tier, grant.ruleset,
                               self.policy.rulesets[grant.ruleset].symbol if grant.ruleset else None,
                               out_cols, rows, {}, bound, purpose.lawful_basis.text(), population, notes)
         return res, [str(c) for c in child_ids]
+
+    def _k_anonymous(self, spec: QuerySpec, out_cols: list[ResultColumn], series: list[pl.Series]
+                     ) -> tuple[list[pl.Series], str]:
+        """A pseudonymised answer's rows made k-anonymous on the policy's key variables (anonymity.yml).
+
+        Why here, after coarsening and before anything is returned or cached: the key values a row shows are what
+        an outsider could match a child on, and this is the last point every pseudonymised row passes through.
+        """
+        from dashboard.policy.anonymity import k_anonymise
+
+        source = {c.name: c.source for c in spec.columns}
+        order = [f"{t}.{c}" for t, c in self.policy.anonymity.key_variables]
+        names = [c.name for c in out_cols]
+        keys = sorted((n for n in names if source.get(n) in order), key=lambda n: order.index(source[n]))
+        if not keys:
+            return series, ""
+        # the child a row is about: its pseudonymised child id, so a child with several rows counts once
+        entity = next((n for n in names if (source.get(n) or "").endswith(".child_id")), None)
+        frame, withheld = k_anonymise(pl.DataFrame(series), keys, self.policy.anonymity.k, entity)
+        return [frame[n] for n in names], withheld.note()
 
     def _row_column(self, s: pl.Series, cls: ColumnClass, grant: Grant, purpose: Purpose) -> Any:
         """The series as this tier may see it, _PSEUDO for a keyed pseudonym, or None (not shown)."""
@@ -720,6 +749,7 @@ class Gate:
             raise self._refuse(p, str(e), path, grant=grant, purpose=purpose, query="planning_mart") from None
         except Refusal as r:
             raise self._refuse(p, r.reason, path, query="planning_mart") from None
+        from dashboard.policy.anonymity import k_anonymise_tables
         from dashboard.policy.pseudonym import PseudonymMap, hmac_pads, pseudonym_sql
         from dashboard.workbench.image import IMAGES_KEPT, MartImage
 
@@ -761,29 +791,39 @@ class Gate:
                     + " UNION ".join(["SELECT v FROM __mart_children", *others]) + ") WHERE v IS NOT NULL",
                     hmac_pads(key))
 
+                def decide(t: str, src: str, where: str, shown: list[str], pseudo: list[str]) -> pl.DataFrame:
+                    # the raw ids of a pseudonymised column never leave the warehouse engine: the join swaps
+                    # them for their pseudonyms before the rows reach Python
+                    joins = "".join(f' LEFT JOIN __mart_pseudonyms m{i} ON m{i}.v = CAST(s."{c}" AS VARCHAR)'
+                                    for i, c in enumerate(pseudo))
+                    select = ", ".join(f'm{pseudo.index(c)}.p AS "{c}"' if c in pseudo else f's."{c}"'
+                                       for c in shown)
+                    df = cur.sql(f"SELECT {select} FROM {src} s{joins} {where}").pl() if shown \
+                        else pl.DataFrame()
+                    out = []
+                    for c in df.columns:
+                        decided = self._row_column(df[c], self.policy.columns[(t, c)], grant, purpose)
+                        if c in pseudo:
+                            # already pseudonyms: kept if the policy says pseudonymise, else dropped
+                            decided = df[c] if decided is _PSEUDO else None
+                        elif decided is _PSEUDO:
+                            decided = pseudonymise(df[c], key)
+                        if decided is not None:
+                            out.append(decided)
+                    return pl.DataFrame(out) if out else pl.DataFrame()
+
+                # Why the key-variable tables first: k-anonymity must hold on a child's key values from every
+                # table at once (the analyst can join them on the pseudonym), so they are decided together
+                keyed = {t for t, _ in self.policy.anonymity.key_variables}
+                early = {e[0]: decide(e[0], e[1], e[2], e[4], e[5]) for e in plan if e[0] in keyed}
+                early, withheld = k_anonymise_tables(early, self.policy.anonymity)
+
                 def frames():
                     for t, src, where, _, shown, pseudo in plan:
-                        # the raw ids of a pseudonymised column never leave the warehouse engine: the join swaps
-                        # them for their pseudonyms before the rows reach Python
-                        joins = "".join(f' LEFT JOIN __mart_pseudonyms m{i} ON m{i}.v = CAST(s."{c}" AS VARCHAR)'
-                                        for i, c in enumerate(pseudo))
-                        select = ", ".join(f'm{pseudo.index(c)}.p AS "{c}"' if c in pseudo else f's."{c}"'
-                                           for c in shown)
-                        df = cur.sql(f"SELECT {select} FROM {src} s{joins} {where}").pl() if shown \
-                            else pl.DataFrame()
-                        out = []
-                        for c in df.columns:
-                            decided = self._row_column(df[c], self.policy.columns[(t, c)], grant, purpose)
-                            if c in pseudo:
-                                # already pseudonyms: kept if the policy says pseudonymise, else dropped
-                                decided = df[c] if decided is _PSEUDO else None
-                            elif decided is _PSEUDO:
-                                decided = pseudonymise(df[c], key)
-                            if decided is not None:
-                                out.append(decided)
-                        yield t, pl.DataFrame(out) if out else pl.DataFrame()
+                        yield t, early.pop(t) if t in early else decide(t, src, where, shown, pseudo)
 
                 image = MartImage.write(frames)
+                image.anonymity = withheld       # what k-anonymity withheld, for the workbench to say
                 pairs = cur.sql("SELECT m.p AS pseudonym, m.v AS value FROM __mart_pseudonyms m "
                                 "SEMI JOIN __mart_children c ON c.v = m.v ORDER BY pseudonym").pl()
                 child_ids = cur.sql("SELECT v FROM __mart_children ORDER BY v").pl()["v"].to_list()

@@ -20,7 +20,7 @@ CHILD_TABLES = (
     "school_move",
     # derived relations (derived.sql): worked out per child, so filtering them equals deriving from filtered rows
     "stitched_episode", "placement_episode", "team_spell", "referral", "child_census",
-    "cin_episode_flow", "child_day",
+    "cin_episode_flow", "child_day", "case_list", "assessment_span",
 )
 
 #: population restrictions a caller may ask for (the policy gate chooses; see run_query)

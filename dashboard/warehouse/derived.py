@@ -19,8 +19,10 @@ DERIVED = {
     "referral": "census_year, child_id, referral_date",   # by year first: a year's measures read its rows only
     "census_span": "first_year",
     "child_census": "census_year, child_id",
+    "case_list": "census_year, list_pos",       # a year's rows together, in the list's order
     "cin_episode_flow": "census_year, cin_episode_id",
     "child_day": "census_year, child_id, d",
+    "assessment_span": "census_year, child_id, authorisation_date, start_date",
 }
 
 
@@ -44,3 +46,5 @@ def materialise(con: duckdb.DuckDBPyConnection) -> None:
     bounds = [str(int(b)) if b is not None else "NULL" for b in (first, last)]
     con.execute(f"CREATE OR REPLACE MACRO census_clamp(y) AS "
                 f"greatest(least(CAST(y AS INTEGER), {bounds[1]}), {bounds[0]})")
+    con.execute(f"CREATE OR REPLACE MACRO case_list_year(y) AS "
+                f"CASE WHEN y IS NOT NULL THEN least(CAST(y AS INTEGER), {bounds[1]} + 1) END")

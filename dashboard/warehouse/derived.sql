@@ -249,6 +249,75 @@ CREATE OR REPLACE VIEW child_census AS
     LEFT JOIN child c ON c.child_id = k.child_id
     LEFT JOIN team_spell ts ON ts.child_id = k.child_id AND open_at(ts.valid_from, ts.valid_to, y.d);
 
+-- ---------------------------------------------------------------- the case list (children_list)
+-- One row per census year and child active in it (a CIN episode, CP plan or 903 episode overlapping 1 April to
+-- 31 March), with everything the case list shows: identifiers and characteristics as recorded (person_identifier
+-- and child, LEFT joined: a child without them still listed), the team and worker of the latest allocation
+-- overlapping the year (latest start, then highest team id, then highest worker id; 'Unallocated' and NULL when
+-- none), the status at 31 March from child_census, and list_pos, the child's place in the list's order (family
+-- name, given name, NULLs last, then child_id), so the list is read by year and sorted by one integer.
+-- Why the identifiers are copied here: the whole-authority list at national scale is a million rows; joining
+-- child and person_identifier and sorting by name per query took seconds. This is the same warehouse file under
+-- the same gate: the query's header still names person_identifier.* as each column's source, so the gate
+-- classifies the columns exactly as before, and the planning view leaves objectors out as it does for every
+-- relation here. Not a table of the workbench's mart (only classified tables are).
+-- Each record counts in census years y with census_year_of(start) <= y <= census_year_of(end) (the overlap test
+-- start <= 31 March y and end >= 1 April y-1); an allocation while its end_date > 1 April y-1, i.e. up to
+-- census_year_of(end_date - 1). What is still open counts up to census_span.last_year + 1, after which every
+-- later year lists the same children in the same teams (nothing starts or ends any more): read it with
+-- `census_year = case_list_year($census_year)`. Years before the data have no rows, as the query had none.
+-- Per child throughout (list_pos only orders children, so leaving some out keeps the others' order).
+CREATE OR REPLACE VIEW case_list AS
+    WITH span AS (SELECT last_year FROM census_span),
+    y AS (
+        SELECT child_id, CAST(unnest(range(ys, coalesce(ye, span.last_year + 1) + 1)) AS INTEGER) AS census_year,
+               alloc
+        FROM (
+            SELECT child_id, census_year_of(referral_date) AS ys, census_year_of(closure_date) AS ye,
+                   NULL::STRUCT(start_date DATE, team_id VARCHAR, worker_id VARCHAR) AS alloc
+            FROM cin_episode
+            UNION ALL SELECT child_id, census_year_of(start_date), census_year_of(end_date), NULL FROM cp_plan
+            UNION ALL SELECT child_id, census_year_of(decom), census_year_of(dec), NULL FROM episode
+            UNION ALL
+            SELECT child_id, census_year_of(start_date), census_year_of(end_date - 1),
+                   {'start_date': start_date, 'team_id': team_id, 'worker_id': worker_id}
+            FROM allocation
+        ), span
+        WHERE ys IS NOT NULL
+    ), cy AS (
+        -- active in the year (some record that is not an allocation), with the greatest (start, team, worker) of
+        -- the allocations overlapping it: its team is arg_max(team_id, alloc_rank(start_date, team_id))
+        SELECT census_year, child_id, max(alloc) AS alloc
+        FROM y
+        GROUP BY census_year, child_id
+        HAVING count(*) > count(alloc)
+    ), who AS (
+        SELECT k.child_id, pi.given_name, pi.family_name, c.dob, c.sex, c.ethnicity, pi.postcode, pi.nhs_number,
+               coalesce(c.upn, pi.upn) AS upn,
+               row_number() OVER (ORDER BY pi.family_name NULLS LAST, pi.given_name NULLS LAST, k.child_id)
+                   AS list_pos
+        FROM (SELECT DISTINCT child_id FROM cy) k
+        LEFT JOIN child c USING (child_id)
+        LEFT JOIN person_identifier pi USING (child_id)
+    )
+    SELECT cy.census_year, cy.child_id, who.given_name, who.family_name, who.dob, who.sex, who.ethnicity,
+           who.postcode, who.nhs_number, who.upn,
+           coalesce(cy.alloc.team_id, 'Unallocated') AS team, cy.alloc.worker_id AS worker,
+           coalesce(cc.cin_open, FALSE) AS cin_open, coalesce(cc.cp_open, FALSE) AS cp_open,
+           coalesce(cc.cla_open, FALSE) AS looked_after,
+           who.list_pos
+    FROM cy
+    CROSS JOIN span
+    JOIN who USING (child_id)
+    -- the status at 31 March: child_census, whose last year stands for every later one
+    LEFT JOIN child_census cc ON cc.child_id = cy.child_id AND cc.census_year = least(cy.census_year, span.last_year);
+
+-- The census year whose rows in case_list answer for year y: y itself up to census_span.last_year + 1, that year
+-- after it (NULL for NULL: nothing listed). materialise() redefines it with the bound as a constant, so the scan
+-- of case_list (stored by census_year) skips every other year's row groups.
+CREATE OR REPLACE MACRO case_list_year(y) AS
+    CASE WHEN y IS NOT NULL THEN least(CAST(y AS INTEGER), (SELECT last_year FROM census_span) + 1) END;
+
 -- One row per CIN episode with where its referral led, for intervention_flows: census_year of the referral date,
 -- whether the episode has an assessment, a section 47 enquiry, a CIN plan, a CP plan (each a record of the same
 -- episode, hence of the same child), whether the child started to be looked after (an S episode, V3/V4 left out)
@@ -294,3 +363,27 @@ CREATE OR REPLACE VIEW child_day AS
     FROM d
     LEFT JOIN child c USING (child_id)
     LEFT JOIN team_spell ts ON ts.child_id = d.child_id AND open_at(ts.valid_from, ts.valid_to, d.d);
+
+-- ---------------------------------------------------------------- assessments (assessment_timeliness)
+-- One row per distinct assessment authorised on some date (same child, start and authorisation date count once),
+-- with the census_year of the authorisation date, the working days from start to authorisation (working_days:
+-- the start day is day 1; NULL without a start date or when authorised before it), the DfE duration band, and
+-- the child's age band, sex and disability labels and team on the authorisation date (child_day). The calendar
+-- look-up is the costly part of the measure and depends on the two dates alone, so it runs once per build (once
+-- per distinct pair of dates), not per query.
+CREATE OR REPLACE VIEW assessment_span AS
+    WITH a AS (
+        SELECT DISTINCT child_id, start_date, authorisation_date
+        FROM assessment
+        WHERE authorisation_date IS NOT NULL
+    ), d AS (
+        SELECT s, e, working_days(s, e) AS wd
+        FROM (SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a)
+    )
+    SELECT census_year_of(a.authorisation_date) AS census_year, a.child_id, a.start_date, a.authorisation_date,
+           d.wd,
+           assessment_band(a.start_date, a.authorisation_date, d.wd) AS duration_band,
+           cd.age_band, cd.sex, cd.disability, cd.team
+    FROM a
+    LEFT JOIN d ON d.s IS NOT DISTINCT FROM a.start_date AND d.e = a.authorisation_date
+    LEFT JOIN child_day cd ON cd.child_id = a.child_id AND cd.d = a.authorisation_date;

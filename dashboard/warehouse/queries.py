@@ -10,6 +10,7 @@ It is deliberately not exported through any command or page: callers go through 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,24 +169,45 @@ def get_query(name: str, directory: Path = QUERIES_DIR) -> QuerySpec:
     return queries[name]
 
 
+#: the parameter a row-level query may use to read only some children: bound by run_query from `children`, never
+#: declared in a header (bind() refuses undeclared names, so nobody asking can set it)
+CHILD_SCOPE = "child_scope"
+
+
 def run_query(
     con: duckdb.DuckDBPyConnection,
     spec: QuerySpec,
     params: dict[str, Any] | None = None,
     population: str = "all",
+    children: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Run one named query on its own cursor and return a Polars frame.
 
     `population` picks the schema the unqualified table names resolve to: "all" (main) or "no_objectors"
-    (planning: objectors' children left out). Only the policy gate should call this.
+    (planning: objectors' children left out). `children`, if given, limits the answer to those child ids: a query
+    whose SQL uses `$child_scope` gets them as that bound list parameter (NULL when not given) and reads only their
+    rows; any other query is answered whole and then filtered on its child_id column. Only the policy gate should
+    call this.
     """
     if population not in POPULATIONS:
         raise QueryError(f"unknown population {population!r}")
+    if any(p.name == CHILD_SCOPE for p in spec.parameters):
+        raise QueryError(f"{spec.path}: {CHILD_SCOPE!r} is set by the runner and cannot be a declared parameter")
     bound = spec.bind(params)
+    scope = None if children is None else sorted({str(c) for c in children})
+    hooked = re.search(rf"\${CHILD_SCOPE}\b", spec.sql) is not None
     cur = con.cursor()
     try:
         cur.execute(f"SET search_path = '{POPULATIONS[population]},main'")
         used = {k: v for k, v in bound.items() if re.search(rf"\${k}\b", spec.sql)}
-        return cur.sql(spec.sql, params=used).pl() if used else cur.sql(spec.sql).pl()
+        if hooked:
+            # a bound parameter, never ids formatted into the SQL
+            used[CHILD_SCOPE] = scope
+        df = cur.sql(spec.sql, params=used).pl() if used else cur.sql(spec.sql).pl()
     finally:
         cur.close()
+    if scope is not None and not hooked:
+        if "child_id" not in df.columns:
+            raise QueryError(f"the query {spec.name!r} has no child_id column to limit to some children")
+        df = df.filter(pl.col("child_id").cast(pl.Utf8).is_in(scope))
+    return df
