@@ -2,9 +2,11 @@
 
 --children: a large synthetic 903 return (CSV only). --authority: an authority generated in every statutory
 format (903 CSV, CIN census XML, local extracts; the same files as `csc-dashboard bench --scale authority`).
-Prints wall and CPU seconds, rows per second and the wall seconds of each stage (read: decode, check and parse
-the files; merge: record rules across returns; write: the rest of the warehouse file); the median of the
-repeats. Prints figures only (no test asserts a time). Writes its inputs and warehouses under a temporary folder.
+Prints wall and CPU seconds, rows per second and the wall and CPU seconds of each stage (read: decode, check and
+parse the files, while the other returns' record rules run and their tables and derived relations are stored;
+merge: the CIN record rules, the rest of the tables stored; write: the remaining derived relations, checkpoint and
+rename; see BuildReport.stages); the median of the repeats. Prints figures only (no test asserts a time). Writes
+its inputs and warehouses under a temporary folder.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
         print(f"rows read {report.rows_read:,}{what}; wall {wall:.2f} s = {report.rows_read / wall:,.0f} rows/s; "
               f"CPU {cpu:.2f} s = {report.rows_read / cpu:,.0f} rows per CPU-second")
         print("stages (wall s):", {k: round(v, 2) for k, v in report.stages.items()})
+        print("stages (CPU s, every thread):", {k: round(v, 2) for k, v in report.stages_cpu.items()})
         print("tables:", {k: v for k, v in report.table_rows.items() if v})
 
 

@@ -3,6 +3,11 @@
 The new warehouse is written beside the target as `<file>.tmp-<pid>` and renamed over the target only when it
 is complete, so a failed build (an unreadable file, a crash) leaves the previous warehouse untouched.
 Same inputs give the same content: surrogate ids come from sorted keys and nothing time-dependent is stored.
+
+Speed (docs/benchmarks.md): files are read on two threads, CIN censuses last; the SSDA903 and local returns'
+record rules run, and their tables and derived relations are stored (storing.py), while the censuses are still
+being read; the CIN tables go to the writers one by one as the CIN rules finish them. The work done is the same
+as one file, one loader, one table after another; only when it happens differs, so the content does not.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +32,7 @@ from dashboard.warehouse.codes import code_sets, ethnicity_group, lookup_rows
 from dashboard.warehouse.coldoc import column_docs
 from dashboard.warehouse.dq import DQ, BuildError
 from dashboard.warehouse.load_903 import Loader903, census_year_of, latest_date
-from dashboard.warehouse.load_cin import LoaderCIN, read_fast, read_tree
+from dashboard.warehouse.load_cin import LoaderCIN, clean_file, read_fast, read_tree
 from dashboard.warehouse.load_local import LoaderLocal
 from dashboard.warehouse.safexml import check_xml, local, parse_xml
 from dashboard.warehouse.sources import (
@@ -38,11 +44,21 @@ from dashboard.warehouse.sources import (
     read_source,
     year_from_path,
 )
+from dashboard.warehouse.storing import Storer, derived_needs, insert_frame
 
 __all__ = ["BuildError", "BuildReport", "build"]
 
 #: files read at once (the machines this runs on have 2 cores; the heavy work releases the interpreter lock)
 READERS = 2
+
+#: the opening of a CIN census: optional byte-order mark and XML declaration, white space, then the <Message> root
+_CIN_HEAD = re.compile(rb"""(?:\xef\xbb\xbf)?(<\?xml(?:[^>?]|\?(?!>))*\?>)?[ \t\r\n]*<Message[ \t\r\n/>]""")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+#: declared encodings in which those bytes are those characters (ASCII-compatible)
+_ASCII_COMPATIBLE = re.compile(rb"(?i)(utf-?8|(us-)?ascii|iso[-_]?8859-\d+|latin-?1|(windows|cp)-?125\d)")
+
+#: tables the build fills after the data tables (anything else the schema holds is filled when it is created)
+END_TABLES = ("data_quality", "source_file", "code_lookup", "column_doc", "build_info")
 
 #: warehouse tables filled from loader output, in load order
 DATA_TABLES = (
@@ -66,7 +82,13 @@ class BuildReport:
     census_years: list[int]
     return_years: list[int]
     warnings: list[str] = field(default_factory=list)
-    stages: dict[str, float] = field(default_factory=dict)   # wall seconds: read, merge, write
+    #: wall seconds of each stage: read (every file read; meanwhile the other returns' rules run and their
+    #: tables and derived relations are stored), merge (the CIN rules, the rest of the tables stored), write
+    #: (the remaining derived relations, checkpoint, rename)
+    stages: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the process (every thread) in each stage, and over the build
+    stages_cpu: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -77,13 +99,15 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
     """Load every source into a new warehouse at `out`; raise BuildError for a file that cannot be read.
 
     Files are read (decoded, checked, parsed into text frames) two at a time on worker threads, while a third
-    creates the new file's schema; the heavy parts (expat, Polars, DuckDB, hashing) run outside the
-    interpreter lock. What depends on file order (return years, surrogate ids) is taken in file order on this
-    thread, and the first unreadable file in that order is the one reported. The record rules then run per
-    loader side by side, each table going to a writer thread as soon as it is final. Data-quality rows are
-    sorted when stored, so the warehouse is the same as a one-file-at-a-time build's."""
-    t0 = time.perf_counter()
+    creates the new file's schema; the heavy parts (expat, NumPy, Polars, DuckDB, hashing) run outside the
+    interpreter lock. CIN censuses (known from their first bytes) are read last, so the SSDA903 and local
+    returns' record rules run, and their tables and derived relations are stored (storing.Storer), while the
+    censuses are still being read. What depends on file order (return years, surrogate ids) is taken in file
+    order within each kind of return, and the first unreadable file in file order is the one reported.
+    Data-quality rows are sorted when stored, so the warehouse is the same as a one-file-at-a-time build's."""
+    t0, c0 = time.perf_counter(), time.process_time()
     stages: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     out = Path(out)
     files, skipped = discover([Path(s) for s in sources])
     if not files:
@@ -94,75 +118,177 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
     dq = DQ()
     l903, lcin, lloc = Loader903(dq), LoaderCIN(dq), LoaderLocal(dq)
     pending_903: dict[Path, list] = defaultdict(list)
-    source_rows: list[dict] = []
+    source_rows: dict[int, dict] = {}
     rows_read = 0
-    pool = ThreadPoolExecutor(max_workers=READERS + 1, thread_name_prefix="build")
-    schema = pool.submit(_create, tmp)
+    census = {k for k, path in enumerate(files) if _looks_like_cin(path)}
+    order = [*(k for k in range(len(files)) if k not in census), *sorted(census)]
+    pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="build-read")
+    # the new file is created first, then the loaders' record rules run here
+    merging = ThreadPoolExecutor(max_workers=3, thread_name_prefix="build-merge")
+    schema = merging.submit(_create, tmp)
+    others = False
+    parts: dict[str, Future] = {}
     try:
         with _progress(progress, len(files) + 2) as advance:
-            # a bounded window of files in flight keeps memory to a few files' bytes beyond the frames kept
-            window = 2 * READERS
-            futures = [pool.submit(_read_file, path, k) for k, path in enumerate(files[:window])]
-            for order, path in enumerate(files):
-                sf, payload, file_dq = futures[order].result()
-                if order + window < len(files):
-                    futures.append(pool.submit(_read_file, files[order + window], order + window))
-                futures[order] = None
+            # every read queued at once, the other returns first; a worker holds one file's bytes at a time
+            futures: dict[int, Future | None] = {k: pool.submit(_read_file, files[k], k) for k in order}
+            for k in order:
+                if not others and k in census:
+                    others = True
+                    _start_others(schema, pending_903, dq, l903, lloc, merging, parts)
+                sf, payload, file_dq = _result(futures, k)
+                futures[k] = None
                 dq.extend(file_dq)
+                if k in census and sf.kind != "cin_xml":  # _looks_like_cin only says yes to a Message root
+                    raise BuildError(sf.name, f"internal error: read as {sf.kind}, expected a CIN census")
                 if sf.kind == "903_xml":
-                    sf.rows, sf.return_year = l903.read_xml(sf.name, payload, order, year_from_path(path))
+                    sf.rows, sf.return_year = l903.read_xml(sf.name, payload, k, year_from_path(files[k]))
                 elif sf.kind == "cin_xml":
                     sf.return_year, sf.rows = lcin.add_file(payload)
                 elif sf.kind.startswith("903_csv:"):
-                    pending_903[path.parent].append((sf, sf.kind.split(":", 1)[1], payload, order))
+                    pending_903[files[k].parent].append((sf, sf.kind.split(":", 1)[1], payload, k))
                 else:
-                    lloc.add_csv(sf.kind.split(":", 1)[1], payload, order)
+                    lloc.add_csv(sf.kind.split(":", 1)[1], payload, k)
                 rows_read += sf.rows
-                source_rows.append({"file": sf.name, "kind": sf.kind, "return_year": sf.return_year,
-                                    "rows": sf.rows, "sha256": sf.sha256, "_sf": sf})
-                advance(path.name)
-            stages["read"] = time.perf_counter() - t0
+                source_rows[k] = {"file": sf.name, "kind": sf.kind, "return_year": sf.return_year, "rows": sf.rows,
+                                  "sha256": sf.sha256, "_sf": sf}
+                advance(files[k].name)
+            if not others:
+                _start_others(schema, pending_903, dq, l903, lloc, merging, parts)
+            stages["read"], cpu["read"] = time.perf_counter() - t0, time.process_time() - c0
             advance("merging returns")
-            con = schema.result()
-            # one writer thread, tasks in order: the connection is used by one thread at a time
-            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-writer")
-            inserts: list = []
-            try:
-                tables, dq_frame, census_years, return_years = _merge(
-                    pending_903, source_rows, dq, l903, lcin, lloc,
-                    lambda name, frame: inserts.append(writer.submit(_insert, con, name, frame)))
-            finally:
-                writer.shutdown(wait=True)
-            for done in inserts:
-                done.result()  # the first failed insert, if any, stops the build here
+            parts["cin"] = merging.submit(_finish_cin, lcin, schema, parts["903"])
+            storer = schema.result()
+            t903, (tcin, child), tloc = (parts[n].result() for n in ("903", "cin", "local"))
+            tables: dict[str, pl.DataFrame] = {**t903, **tcin, **tloc, "child": child}
+            rows = [source_rows[k] for k in range(len(files))]
+            for r in rows:
+                r["return_year"] = r.pop("_sf").return_year
+            dq_frame = dq.frame()
+            census_years = sorted(lcin.years)
+            return_years = sorted({r["return_year"] for r in rows if r["kind"].startswith("903") and r["return_year"]})
+            storer.wait_inserts()
             stages["merge"] = time.perf_counter() - t0 - stages["read"]
+            cpu["merge"] = time.process_time() - c0 - cpu["read"]
             info = {
                 "schema_sha256": hashlib.sha256(db.SCHEMA_SQL.read_bytes()).hexdigest(),
                 "codes_sha256": hashlib.sha256(json.dumps(code_sets(), sort_keys=True).encode()).hexdigest(),
-                "sources": json.dumps([{"file": r["file"], "sha256": r["sha256"]} for r in source_rows]),
+                "sources": json.dumps([{"file": r["file"], "sha256": r["sha256"]} for r in rows]),
                 "census_years": json.dumps(census_years),
                 "return_years": json.dumps(return_years),
                 "rows_read": str(rows_read),
                 "data_quality_rows": str(dq_frame.height),
             }
             advance("writing the warehouse")
-            _write(con, tmp, out, tables, dq_frame, source_rows, info)
+            _write(storer, tmp, out, tables, dq_frame, rows, info)
             stages["write"] = time.perf_counter() - t0 - stages["read"] - stages["merge"]
+            cpu["write"] = time.process_time() - c0 - cpu["read"] - cpu["merge"]
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        merging.shutdown(wait=True, cancel_futures=True)
         if schema.done() and schema.exception() is None:
             with contextlib.suppress(Exception):
                 schema.result().close()
+                schema.result().con.close()
         _remove(tmp)
         raise
     pool.shutdown(wait=True)
-    seconds = time.perf_counter() - t0
+    merging.shutdown(wait=True)
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     counts = dq_frame.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
     examples = dq_frame.group_by("rule", maintain_order=True).head(2).head(10).to_dicts()
     return BuildReport(
-        out=out, files=[r["file"] for r in source_rows], skipped=[str(s) for s in skipped], rows_read=rows_read,
+        out=out, files=[r["file"] for r in rows], skipped=[str(s) for s in skipped], rows_read=rows_read,
         seconds=seconds, table_rows={t: tables[t].height for t in DATA_TABLES}, dq_counts=dict(counts.iter_rows()),
-        dq_examples=examples, census_years=census_years, return_years=return_years, stages=stages)
+        dq_examples=examples, census_years=census_years, return_years=return_years, stages=stages,
+        stages_cpu=cpu, cpu_seconds=cpu_seconds)
+
+
+def _start_others(schema: Future, pending_903: dict, dq: DQ, l903: Loader903, lloc: LoaderLocal,
+                  merging: ThreadPoolExecutor, parts: dict[str, Future]) -> None:
+    """Every SSDA903 and local file is in: their record rules start while the censuses are still being read
+    (a failure, such as a 903 folder whose year cannot be told, is raised once every file is read)."""
+    parts["local"] = _start(merging, lloc, schema)
+    parts["903"] = _start(merging, l903, schema, before=lambda: _years_903(pending_903, dq, l903))
+
+
+def _start(merging: ThreadPoolExecutor, loader, schema: Future, before=None) -> Future:
+    """A loader's record rules on a merge thread; its tables (but `child`, merged later) go to the writers once
+    the new file exists."""
+    def run():
+        if before is not None:
+            before()
+        tables = loader.finish()
+        storer = schema.result()
+        for name, frame in tables.items():
+            if name != "child":
+                storer.insert(name, frame)
+        return tables
+    return merging.submit(run)
+
+
+def _finish_cin(lcin: LoaderCIN, schema: Future, part_903: Future) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The CIN record rules; each table goes to the writers as soon as it is final, and `child` (both returns
+    merged) as soon as the CIN children and disabilities are. Returns (CIN tables, merged children)."""
+    storer: Storer = schema.result()
+    got: dict[str, pl.DataFrame] = {}
+
+    def emit(name: str, frame: pl.DataFrame) -> None:
+        got[name] = frame
+        if name != "child":
+            storer.insert(name, frame)
+        if name == "disability":  # comes right after the CIN children
+            got["_merged"] = merge_children(part_903.result()["child"], got["child"], frame)
+            storer.insert("child", got["_merged"])
+
+    tables = lcin.finish(emit)
+    if "_merged" not in got:  # a loader that no longer hands its tables over one by one
+        got["_merged"] = merge_children(part_903.result()["child"], tables["child"], tables["disability"])
+        storer.insert("child", got["_merged"])
+    return tables, got["_merged"]
+
+
+def _result(futures: dict[int, Future | None], k: int):
+    """File k's read; if it failed, the failure of the first file in file order that failed (files are read
+    in another order, but the file reported is the one a one-at-a-time build would stop at)."""
+    try:
+        return futures[k].result()
+    except BaseException:
+        for j in sorted(futures):
+            if j >= k:
+                break
+            f = futures[j]
+            if f is not None and f.exception() is not None:
+                raise f.exception() from None
+        raise
+
+
+def _looks_like_cin(path: Path) -> bool:
+    """True when the file's first bytes open a CIN census (a <Message> root after at most an XML declaration).
+    Only decides when the file is read; what it is comes from reading it (checked against this)."""
+    if path.suffix.lower() != ".xml":
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False  # reported when it is read, in file order
+    m = _CIN_HEAD.match(head)
+    if m is None:
+        return False
+    enc = _ENCODING.search(m.group(1) or b"")
+    return enc is None or _ASCII_COMPATIBLE.fullmatch(enc.group(1)) is not None
+
+
+def _storer(con: duckdb.DuckDBPyConnection) -> Storer:
+    """The writer and derived-relation scheduler over the new file; the tables nothing in the build fills
+    (bank holidays) count as stored already."""
+    tables = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                                        "current_database() AND schema_name = 'main'").fetchall()}
+    storer = Storer(con, derived_needs(con), tables - set(DATA_TABLES) - set(END_TABLES))
+    # the column list as a one-pass build records it: every table, the derived relations still views
+    storer.column_docs = column_docs(con)
+    return storer
 
 
 def _read_file(path: Path, order: int) -> tuple[SourceFile, object, DQ]:
@@ -188,6 +314,7 @@ def _read_file(path: Path, order: int) -> tuple[SourceFile, object, DQ]:
                 payload = None
             if payload is None:
                 payload = read_tree(sf.name, parse_xml(sf.name, sf.data), order)
+            payload = clean_file(payload, dq)  # the column rules here, beside the other readers
         else:
             raise BuildError(sf.name, f"XML root <{root}> is neither an SSDA903 return (EXPSSDA903) nor a "
                                       "CIN census (Message)")
@@ -206,10 +333,9 @@ def _read_file(path: Path, order: int) -> tuple[SourceFile, object, DQ]:
     return sf, payload, dq
 
 
-def _merge(pending_903, source_rows, dq, l903, lcin, lloc, emit):
-    """Return years of 903 CSV folders, then every loader's record rules; returns the tables to write, each
-    also handed to emit(name, frame) as soon as it is final (the writer stores it while the rest is merged)."""
-    # 903 CSVs: a folder is one return; its year is a <YYYY> folder name, else the latest activity date in it
+def _years_903(pending_903: dict[Path, list], dq: DQ, l903: Loader903) -> None:
+    """Return years of 903 CSV folders, then their rows to the 903 loader in file order: a folder is one return;
+    its year is a <YYYY> folder name, else the latest activity date in it."""
     for folder, items in sorted(pending_903.items()):
         year = year_from_path(items[0][0].path)
         if year is None:
@@ -228,33 +354,9 @@ def _merge(pending_903, source_rows, dq, l903, lcin, lloc, emit):
             for sf, table, _df, _o in items:
                 dq.add(sf.name, None, table, None, "return_year_inferred", year, "kept",
                        f"no <YYYY> folder in the path: return year {year} inferred from {what}")
-        for sf, table, (df, _latest), order in items:
+        for sf, table, (df, _latest), order in sorted(items, key=lambda item: item[3]):
             sf.return_year = year
             l903.add_csv(table, df, order, year)
-    for r in source_rows:
-        r["return_year"] = r.pop("_sf").return_year
-
-    tables: dict[str, pl.DataFrame] = {}
-
-    def ready(part: dict[str, pl.DataFrame]) -> None:
-        for name, frame in part.items():
-            if name != "child":
-                tables[name] = frame
-                emit(name, frame)
-
-    # the three loaders' rules touch nothing in common but the data-quality list, whose rows are sorted when
-    # it is turned into a table: run them at once, hand their tables over in a fixed order
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="build-merge") as pool:
-        parts = [pool.submit(loader.finish) for loader in (l903, lcin, lloc)]
-        t903, tcin, tloc = (f.result() for f in parts)
-    ready(t903)
-    ready(tcin)
-    ready(tloc)
-    tables["child"] = merge_children(t903["child"], tcin["child"], tables["disability"])
-    emit("child", tables["child"])
-    census_years = sorted(lcin.years)
-    return_years = sorted({r["return_year"] for r in source_rows if r["kind"].startswith("903") and r["return_year"]})
-    return tables, dq.frame(), census_years, return_years
 
 
 def merge_children(c903: pl.DataFrame, ccin: pl.DataFrame, disability: pl.DataFrame) -> pl.DataFrame:
@@ -285,56 +387,51 @@ def merge_children(c903: pl.DataFrame, ccin: pl.DataFrame, disability: pl.DataFr
     ).sort("child_id")
 
 
-def _create(tmp: Path) -> duckdb.DuckDBPyConnection:
-    """The new warehouse file with its schema, calendar and macros (on a worker thread while files are read)."""
+def _create(tmp: Path) -> Storer:
+    """The new warehouse file with its schema, calendar and macros, and what stores into it (on a worker thread
+    while files are read)."""
     code_sets()  # read the code lists here, beside the readers, rather than when the first file is cleaned
     con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
                                            "autoload_known_extensions": False})
     try:
         db.create_schema(con)
+        return _storer(con)
     except BaseException:
         con.close()
         raise
-    return con
 
 
-def _write(con: duckdb.DuckDBPyConnection, tmp: Path, out: Path, tables: dict[str, pl.DataFrame],
-           dq_frame: pl.DataFrame, source_rows: list[dict], info: dict[str, str]) -> None:
-    """Finish the new file (the data tables are in already), then rename it over `out` (the caller removes
-    it if anything fails)."""
+def _write(storer: Storer, tmp: Path, out: Path, tables: dict[str, pl.DataFrame], dq_frame: pl.DataFrame,
+           source_rows: list[dict], info: dict[str, str]) -> None:
+    """Finish the new file (the data tables are in already, the derived relations stored or on their way),
+    then rename it over `out` (the caller removes it if anything fails)."""
+    con = storer.con
     try:
         missing = [t for t in DATA_TABLES if t not in tables]
         if missing:  # a loader that stopped producing a table would otherwise leave it silently empty
             raise BuildError(str(out), f"internal error: no rows prepared for {', '.join(missing)}")
-        _insert(con, "data_quality", dq_frame)
-        _insert(con, "source_file", pl.DataFrame(
+        storer.insert("data_quality", dq_frame)
+        storer.insert("source_file", pl.DataFrame(
             [{k: r[k] for k in ("file", "kind", "return_year", "rows", "sha256")} for r in source_rows],
             schema={"file": pl.Utf8, "kind": pl.Utf8, "return_year": pl.Int32, "rows": pl.Int64, "sha256": pl.Utf8},
             orient="row"))
-        # bulk inserts through Arrow: DuckDB's executemany runs one statement per row
-        _insert(con, "code_lookup", pl.DataFrame(lookup_rows(), schema=["code_set", "code", "label"], orient="row"))
-        _insert(con, "column_doc", pl.DataFrame(column_docs(con), orient="row",
-                                                schema=["table_name", "column_name", "data_type", "meaning"]))
-        _insert(con, "build_info", pl.DataFrame(sorted(info.items()), schema=["key", "value"], orient="row"))
-        # the measures' derived relations (derived.sql) stored as tables, now that every row is loaded
+        storer.insert("code_lookup", pl.DataFrame(lookup_rows(), schema=["code_set", "code", "label"], orient="row"))
+        storer.insert("column_doc", pl.DataFrame(storer.column_docs, orient="row",
+                                                 schema=["table_name", "column_name", "data_type", "meaning"]))
+        storer.insert("build_info", pl.DataFrame(sorted(info.items()), schema=["key", "value"], orient="row"))
+        storer.finish()
+        # the measures' derived relations (derived.sql) not stored yet, if any, and what materialise adds after them
         derived.materialise(con)
         db.create_planning_views(con)
         con.execute("CHECKPOINT")
     finally:
+        storer.close()
         con.close()
     os.replace(tmp, out)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    cols = [c for c in frame.columns if not c.startswith("_")]
-    arrow = frame.select(cols).to_arrow()  # noqa: F841 - read by DuckDB's replacement scan below
-    con.register("_incoming", arrow)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-    except duckdb.Error as exc:
-        raise BuildError(table, f"could not store the cleaned rows ({exc})") from None
-    finally:
-        con.unregister("_incoming")
+#: what bench.build_direct stores its frames with
+_insert = insert_frame
 
 
 def _remove(path: Path) -> None:

@@ -9,6 +9,8 @@ Call it once, after the last row is loaded and before the file is published; the
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import duckdb
 
 #: derived relation -> its row order when stored; in dependency order (a relation after those it reads)
@@ -26,20 +28,28 @@ DERIVED = {
 }
 
 
+def materialise_one(con: duckdb.DuckDBPyConnection, name: str,
+                    swap_lock: AbstractContextManager | None = None) -> None:
+    """Store one derived view as a table of the same name and rows, in DERIVED's order. `swap_lock` is held only
+    while the view is swapped for the table (the build stores several at once from threads sharing a catalog)."""
+    # Why main-qualified: the view bodies name base tables unqualified; on the build connection they resolve
+    # to main (every child, objectors included), which is what the stored relation must hold: the planning
+    # schema filters it afterwards.
+    con.execute(f"CREATE TABLE main.__new_{name} AS SELECT * FROM main.{name} ORDER BY {DERIVED[name]}")
+    with swap_lock or nullcontext():
+        con.execute(f"DROP VIEW main.{name}")
+        con.execute(f"ALTER TABLE main.__new_{name} RENAME TO {name}")
+
+
 def materialise(con: duckdb.DuckDBPyConnection) -> None:
     """Replace each derived view in `main` by a table with the same rows (a no-op for one already stored)."""
     kinds = dict(con.execute(
         "SELECT table_name, table_type FROM information_schema.tables "
         "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchall())
-    for name, order in DERIVED.items():
+    for name in DERIVED:
         if kinds.get(name) != "VIEW":
             continue
-        # Why main-qualified: the view bodies name base tables unqualified; on the build connection they resolve
-        # to main (every child, objectors included), which is what the stored relation must hold: the planning
-        # schema filters it afterwards.
-        con.execute(f"CREATE TABLE main.__new_{name} AS SELECT * FROM main.{name} ORDER BY {order}")
-        con.execute(f"DROP VIEW main.{name}")
-        con.execute(f"ALTER TABLE main.__new_{name} RENAME TO {name}")
+        materialise_one(con, name)
     # Why constants: `census_year = census_clamp($census_year)` then folds to one value when the query is planned,
     # and the scan of child_census (stored by census_year) skips every other year's row groups.
     first, last = con.execute("SELECT first_year, last_year FROM main.census_span").fetchall()[0]

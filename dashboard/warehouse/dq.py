@@ -107,6 +107,7 @@ def clean_columns(df: pl.DataFrame, record: str, cols: list[Col], dq: DQ,
     drop_mask = pl.lit(False)
     for c in cols:
         v = pl.col(c.src)
+        o = pl.col(f"\x00out{len(out_exprs)}")  # the cleaned value, stored before the checks run
         if c.kind in ("id", "text", "code", "partial_date"):
             # rule formula_prefix: kept as text (exports must neutralise it); reported so a person can look
             checks.append((v.str.contains(r"^[=+\-@\t\r]"), c.src, "formula_prefix", "kept",
@@ -117,40 +118,43 @@ def clean_columns(df: pl.DataFrame, record: str, cols: list[Col], dq: DQ,
             lower = bool(known) and all(k == k.lower() for k in known)
             out = v.str.to_lowercase() if lower else v.str.to_uppercase()
             if known is not None:
-                checks.append((out.is_not_null() & ~out.is_in(known), c.src, "unknown_code", "kept",
+                checks.append((o.is_not_null() & ~o.is_in(known), c.src, "unknown_code", "kept",
                                pl.format("{} '{}' is not a known {} code", pl.lit(c.src), v, pl.lit(c.codeset))))
         elif c.kind == "sex":
             out = v.str.to_uppercase().replace_strict(SEX_MAP, default=None, return_dtype=pl.Utf8)
-            checks.append((v.is_not_null() & out.is_null(), c.src, "unknown_code", "set_null",
+            checks.append((v.is_not_null() & o.is_null(), c.src, "unknown_code", "set_null",
                            pl.format("{} '{}' is not a sex code (1/2, M/F/U, 0/9)", pl.lit(c.src), v)))
         elif c.kind == "date":
             out = parse_date(v, date_formats)
-            checks.append((v.is_not_null() & out.is_null(), c.src, "bad_date", "dropped" if c.required else "set_null",
+            checks.append((v.is_not_null() & o.is_null(), c.src, "bad_date", "dropped" if c.required else "set_null",
                            pl.format("{} '{}' is not a valid {} date", pl.lit(c.src), v, pl.lit(fmt_text))))
         elif c.kind == "int":
             out = v.cast(pl.Int64, strict=False)
-            checks.append((v.is_not_null() & out.is_null(), c.src, "bad_number", "dropped" if c.required else "set_null",
+            checks.append((v.is_not_null() & o.is_null(), c.src, "bad_number", "dropped" if c.required else "set_null",
                            pl.format("{} '{}' is not a whole number", pl.lit(c.src), v)))
         elif c.kind == "bool":
             out = v.str.to_lowercase().replace_strict(
                 {"1": True, "0": False, "true": True, "false": False, "y": True, "n": False},
                 default=None, return_dtype=pl.Boolean)
-            checks.append((v.is_not_null() & out.is_null(), c.src, "unknown_code", "set_null",
+            checks.append((v.is_not_null() & o.is_null(), c.src, "unknown_code", "set_null",
                            pl.format("{} '{}' is not 0/1 or true/false", pl.lit(c.src), v)))
         else:
             out = v
-        out_exprs.append(out.alias(c.dst))
+        out_exprs.append(out)
         if c.required:
             checks.append((v.is_null(), c.src, "missing_required", "dropped",
                            pl.format("required field {} is blank; record dropped", pl.lit(c.src))))
-            drop_mask = drop_mask | out.is_null()
+            drop_mask = drop_mask | o.is_null()
+    keep = [c for c in df.columns if c.startswith("_")]  # bookkeeping: _file, _row, _year, _order, ...
+    # each cleaned value is worked out once, beside the source text the checks report; the checks read it back
+    df = df.with_columns([o.alias(f"\x00out{k}") for k, o in enumerate(out_exprs)])
     if checks and df.height:
         found = df.select([m.any().alias(f"_c{i}") for i, (m, *_r) in enumerate(checks)]).row(0)
         for hit, (mask, field, rule, action, message) in zip(found, checks, strict=True):
             if hit:
                 dq.add_frame(_dq(df, mask, record, field, rule, action, message))
-    keep = [c for c in df.columns if c.startswith("_")]  # bookkeeping: _file, _row, _year, _order, ...
-    return df.select([*out_exprs, *[pl.col(k) for k in keep], (~drop_mask).alias("_keep")]).filter("_keep").drop("_keep")
+    outs = [pl.col(f"\x00out{k}").alias(c.dst) for k, c in enumerate(cols)]
+    return df.filter(~drop_mask).select([*outs, *[pl.col(k) for k in keep]])
 
 
 def report_end_before_start(df: pl.DataFrame, record: str, start: str, end: str, start_src: str, end_src: str,

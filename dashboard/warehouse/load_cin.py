@@ -8,6 +8,7 @@ way, so activity reported only in an earlier census is kept. Rule ids: docs/clea
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
@@ -86,7 +87,10 @@ class LoaderCIN:
         self.years: set[int] = set()
 
     def add_file(self, result: CinFile) -> tuple[int, int]:
-        """Keep one file's records (from read_fast or read_tree); returns (census year, records read)."""
+        """Keep one file's records (from read_fast or read_tree, cleaned or not); returns (census year, records
+        read)."""
+        if not result.cleaned:
+            result = clean_file(result, self.dq)
         self.years.add(result.year)
         for record, frame in result.frames.items():
             self.frames[record].append(frame)
@@ -97,13 +101,17 @@ class LoaderCIN:
 
     # ------------------------------------------------------------------ cleaning and merging
     def _clean(self, record: str) -> pl.DataFrame:
-        """Every file's rows of one record, in file order, through the column rules in one pass."""
-        parts = self.frames.get(record) or [_empty(record)]
-        return clean_record(record, pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0], self.dq)
+        """Every file's cleaned rows of one record, in file order."""
+        parts = self.frames.get(record)
+        if not parts:
+            return clean_record(record, _empty(record), self.dq)
+        return pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
 
-    def finish(self) -> dict[str, pl.DataFrame]:
+    def finish(self, emit: Callable[[str, pl.DataFrame], None] | None = None) -> dict[str, pl.DataFrame]:
+        """The record rules over every census; each table is also handed to emit(name, frame) the moment it is
+        final (a build stores it while the rest is worked out)."""
         dq = self.dq
-        out: dict[str, pl.DataFrame] = {}
+        out: dict[str, pl.DataFrame] = _Tables(emit)
         child = latest_wins(self._clean("child"), ["child_id"], "Child", dq, key_label="LAchildID")
         out["child"] = child.rename({"_year": "year_cin"}).drop("_file", "_row", "_order")
         dis = self._clean("disability")
@@ -156,7 +164,20 @@ class LoaderCIN:
             cpp.select(pl.col("_uid").alias("_puid"), "cp_plan_id"), on="_puid", how="inner")
         out["cp_review"] = rev.select("cp_plan_id", "child_id", "review_date").unique(maintain_order=True).sort(
             "cp_plan_id", "review_date")
-        return out
+        return dict(out)
+
+
+class _Tables(dict):
+    """The finished tables; each one is passed on as it is put in."""
+
+    def __init__(self, emit: Callable[[str, pl.DataFrame], None] | None) -> None:
+        super().__init__()
+        self.emit = emit
+
+    def __setitem__(self, name: str, frame: pl.DataFrame) -> None:
+        super().__setitem__(name, frame)
+        if self.emit is not None:
+            self.emit(name, frame)
 
 
 @dataclass
@@ -168,6 +189,16 @@ class CinFile:
     frames: dict[str, pl.DataFrame]
     unknown: list[tuple[str, int | None, int]]   # element path, first line, count
     rows: int
+    cleaned: bool = False                         # frames through the column rules (clean_file)
+
+
+def clean_file(result: CinFile, dq: DQ) -> CinFile:
+    """One file's records through the column rules (row by row, so file by file gives the rows and data-quality
+    notes cleaning them all together gives; a build does it on the thread that read the file)."""
+    if result.cleaned:
+        return result
+    frames = {record: clean_record(record, frame, dq) for record, frame in result.frames.items()}
+    return CinFile(result.name, result.year, frames, result.unknown, result.rows, cleaned=True)
 
 
 _CID = Col("LAchildID", "child_id", "id", required=True)

@@ -51,8 +51,9 @@ class ParsedXML:
         return self._lines.get(id(elem))
 
 
-#: bytes handed to expat at a time: between chunks another thread may take the interpreter
-_CHUNK = 1 << 20
+#: bytes handed to expat at a time: expat holds the interpreter lock while it parses, so other threads get a
+#: turn between chunks (about a millisecond each)
+_CHUNK = 1 << 16
 
 
 def check_xml(file: str, data: bytes) -> str:

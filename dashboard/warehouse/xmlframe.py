@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 #: how deep `elements` tracks enclosing elements; deeper elements keep their depth and tag only
 MAX_DEPTH = 7
@@ -29,6 +31,7 @@ _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 #: (a prefix anywhere needs the tree reader's namespace handling, which can refuse what plain expat accepts)
 _ATTRS = re.compile(r"""[^\s/:"'=]+(?:\s+[^\s=/:"']+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*\s*/?""")
 #: namespace names that namespace-aware parsing refuses as a default namespace
+_ODD_CHARS = " \t\n\"':"
 _RESERVED = ("http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2000/xmlns/")
 
 
@@ -46,7 +49,10 @@ def elements(data: bytes) -> pl.DataFrame | None:
     """Columns: i (document order), depth (root 1), tag, line, text (stripped character data after the start
     tag, entities decoded; "" when none), a1..a6 (at depth k < the element's: the enclosing element's i; at its
     own depth: itself; deeper: meaningless), parent (i of the enclosing element; null for the root and below
-    depth 7). None when the document needs the tree reader."""
+    depth 7). None when the document needs the tree reader.
+
+    The structure (where each `<` and its `>` are, depth, line, enclosing elements) is worked out on the bytes
+    with NumPy; the strings (tags and texts) are sliced out of the document by Arrow without a copy per piece."""
     m = _DECL.match(data)
     head = 0
     if m:
@@ -58,55 +64,91 @@ def elements(data: bytes) -> pl.DataFrame | None:
         head = 3
     elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None
-    try:
-        body = data[head:].decode("utf-8")
-    except UnicodeDecodeError:
+    # the document's own bytes from here on (no copy: a census is megabytes)
+    body: bytes | memoryview = memoryview(data)[head:]
+    try:  # only checked: the pieces below are cut at ASCII bytes, so each stays valid UTF-8
+        pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(body)], np.int64)),
+                                         pa.py_buffer(body)).validate(full=True)
+    except pa.ArrowInvalid:
         return None
-    if "\r" in body:  # XML's end-of-line handling, which also makes every line break one "\n"
-        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    if data.find(b"\r", head) >= 0:  # XML's end-of-line handling, which also makes every line break one "\n"
+        body = bytes(body).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     prolog_lines = data[:head].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n")
-    p, d = pl.col("p"), pl.col("_d")
-    # `<x/>`: the first "/>" ends the tag (a tag holds no ">" outside attribute values, checked below)
-    empty = p.str.find("/>", literal=True) == pl.col("gt") - 1
-    tag = p.str.slice(0, pl.col("gt")).str.strip_suffix("/")
-    el = (pl.LazyFrame({"p": [body]}, schema={"p": pl.Utf8}).select(p.str.split("<")).explode("p")
-          .with_columns(p.str.count_matches("\n", literal=True).cast(pl.Int64).alias("nl"))
-          .with_columns((pl.col("nl").cum_sum() - pl.col("nl") + 1 + prolog_lines).alias("line"))
-          .slice(1)
-          .with_columns(p.str.find(">", literal=True).alias("gt"), p.str.starts_with("/").alias("_end"))
-          .with_columns(pl.when(pl.col("_end")).then(-1).when(empty).then(0).otherwise(1).cast(pl.Int32).alias("_d"))
-          .with_columns((d.cum_sum() - d + 1).alias("depth"))
-          .filter(~pl.col("_end"))
-          .with_row_index("i")
-          .select(pl.col("i").cast(pl.Int64), "depth", tag.alias("tag"), "line",
-                  # an empty element has no text: what follows `<x/>` is the next element's business
-                  pl.when(d == 0).then(pl.lit("")).otherwise(p.str.slice(pl.col("gt") + 1).str.strip_chars())
-                  .alias("text"),
-                  # comments, CDATA sections and processing instructions change what an element's text is
-                  (p.str.starts_with("!") | p.str.starts_with("?")).alias("_other"),
-                  tag.str.contains_any([" ", "\t", "\n", '"', "'", ":"]).alias("_odd"),
-                  p.str.contains("&", literal=True).alias("_amp"))
-          .with_columns([pl.when(pl.col("depth") == k).then(pl.col("i")).forward_fill().alias(f"a{k}")
-                         for k in range(1, MAX_DEPTH)])
-          .with_columns(pl.coalesce([pl.when(pl.col("depth") == k + 1).then(pl.col(f"a{k}"))
-                                     for k in range(1, MAX_DEPTH)]).alias("parent"))
-          .collect())
-    if el["_other"].any():
+    buf = np.frombuffer(body, dtype=np.uint8)
+    mask = np.empty(len(buf), dtype=bool)               # one scratch mask for the byte searches below
+
+    def where(byte: int) -> np.ndarray:
+        return np.flatnonzero(np.equal(buf, byte, out=mask))
+
+    lt = where(60)                                      # every "<": a piece is a tag and the text after it
+    if not len(lt):
         return None
-    # a tag with attributes or white space: check it is plain name="value" pairs and keep the name
-    odd = el.filter("_odd")
-    if odd.height:
+    gts = where(62)
+    at = np.searchsorted(gts, lt)
+    if at[-1] >= len(gts):
+        return None
+    gt = gts[at]                                        # the first ">" after each "<"
+    nxt = np.append(lt[1:], len(body))                  # where the piece ends (the next "<")
+    first = buf[np.minimum(lt + 1, len(body) - 1)]
+    # comments, CDATA sections and processing instructions change what an element's text is; a "<" before
+    # the tag's ">" is one of those (or not XML at all)
+    if (gt >= nxt).any() or ((first == 33) | (first == 63)).any():
+        return None
+    end = first == 47                                   # "</x>"
+    empty = ~end & (buf[gt - 1] == 47) & (gt - 1 > lt)  # "<x/>": its first "/>" ends the tag
+    step = np.where(end, -1, np.where(empty, 0, 1)).astype(np.int32)
+    depth_all = np.cumsum(step, dtype=np.int32) - step + 1
+    line_all = np.searchsorted(where(10), lt).astype(np.int64) + 1 + prolog_lines
+    amps = where(38)
+    amp_all = np.searchsorted(amps, nxt) > np.searchsorted(amps, lt)
+    keep = ~end
+    lt, gt, nxt = lt[keep], gt[keep], nxt[keep]
+    depth, step = depth_all[keep], step[keep]
+    n = len(lt)
+    i = np.arange(n, dtype=np.int64)
+    tag_end = gt - (step == 0)                          # before the "/" of "<x/>"
+    # tag, "/>" or ">", text (to the next "<") and whatever follows up to the next start tag (end tags) are
+    # consecutive slices of the document: one Arrow string array over the document's own bytes holds them
+    # all (offsets only, no copy per piece), and a gather picks the tags and the texts
+    bounds = np.empty(4 * n + 1, dtype=np.int64)
+    bounds[0:-1:4] = lt + 1
+    bounds[1:-1:4] = tag_end
+    bounds[2:-1:4] = gt + 1
+    bounds[3:-1:4] = nxt
+    bounds[-1] = len(body)
+    pieces = pl.from_arrow(pa.LargeStringArray.from_buffers(4 * n, pa.py_buffer(bounds), pa.py_buffer(body)))
+    # enclosing[k - 1]: the last element at depth k so far (-1: none yet)
+    enclosing = np.stack([np.maximum.accumulate(np.where(depth == k, i, -1)) for k in range(1, MAX_DEPTH)])
+    ok = (depth >= 2) & (depth <= MAX_DEPTH)
+    parent = np.where(ok, enclosing[np.clip(depth - 2, 0, MAX_DEPTH - 2), i], -1)
+    parents = [_filled(enclosing[k - 1], f"a{k}") for k in range(1, MAX_DEPTH)]
+    text = pieces.gather(4 * i + 2).str.strip_chars()
+    if (step == 0).any():  # an empty element has no text: what follows `<x/>` is the next element's business
+        text = text.set(pl.Series(step == 0), "")
+    el = pl.DataFrame([pl.Series("i", i), pl.Series("depth", depth), pieces.gather(4 * i).alias("tag"),
+                       pl.Series("line", line_all[keep]), text.alias("text"), *parents, _filled(parent, "parent")])
+    # a tag holding white space, quotes or a colon has attributes or a prefix: check it is plain name="value"
+    # pairs and keep the name (looked at once per distinct tag: a census has a few dozen)
+    odd_tags = [t for t in el["tag"].unique() if any(ch in t for ch in _ODD_CHARS)]
+    if odd_tags:
+        odd = el.select(pl.arg_where(pl.col("tag").is_in(odd_tags))).to_series()
         names = []
-        for t in odd["tag"]:
+        for t in el["tag"].gather(odd):
             if not _ATTRS.fullmatch(t) or any(ns in t for ns in _RESERVED):
                 return None
             names.append(t.split(None, 1)[0])
         tags = el["tag"].clone()
-        tags.scatter(odd["i"], names)
+        tags.scatter(odd, names)
         el = el.with_columns(tags)
-    amp = el.filter("_amp")
-    if amp.height:
+    amp = np.flatnonzero(amp_all[keep])
+    if len(amp):
         texts = el["text"].clone()
-        texts.scatter(amp["i"], [_unescape(t).strip() for t in amp["text"]])
+        texts.scatter(amp, [_unescape(t).strip() for t in texts.gather(amp)])
         el = el.with_columns(texts)
-    return el.drop("_other", "_odd", "_amp")
+    return el
+
+
+def _filled(values: np.ndarray, name: str) -> pl.Series:
+    """A column of element numbers, null where negative (no such enclosing element)."""
+    out = pl.Series(name, values)
+    return out if values.min(initial=0) >= 0 else out.set(out < 0, None)
