@@ -75,6 +75,8 @@ def test_a_single_small_cell_gets_the_cheapest_rectangle():
     hidden = {tuple(int(i) - 1 for i in c) for c in np.argwhere(p.status != PUBLISHED)}
     assert hidden == {(0, 0), (0, 1), (1, 0), (1, 1)}
     assert p.status[1, 1] == PRIMARY
+    # no margin hidden: the optimal search is not run, and the pattern is the hypercube's
+    assert (p.status == protect(v, rels(v), HYPERCUBE).status).all()
 
 
 @pytest.mark.property

@@ -610,6 +610,15 @@ def _memo_key(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: R
     return h.digest()
 
 
+def _hides_a_margin(status: np.ndarray, relations: Sequence[Sequence[Relation]]) -> bool:
+    """Whether a secondary cell is a margin: fewer axes away from their Total than the innermost published cells."""
+    sec = status == SECONDARY
+    if not sec.any():
+        return False
+    away = _away_count(status.shape, relations)
+    return bool((away[sec] < away[status != UNPUBLISHED].max()).any())
+
+
 def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
             prove_first: bool = False, max_dims: int | None = None) -> Protected:
     """Primary suppression, rounding and (if the rule-set asks) secondary suppression of one count table.
@@ -641,11 +650,14 @@ def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: Rul
             proven = proven_safe(values, status, relations, rs)
         first = status
         status = hypercube_secondary(values, status, relations, rs, proven=proven, view=linked)
-        if rs.search == "optimal" and (status == SECONDARY).any():
+        if rs.search == "optimal" and _hides_a_margin(status, relations):
             from dashboard.policy.optimal import optimal_secondary, pattern_cost
 
             # the hypercube pattern is safe but greedy; the optimal search starts from it and is kept only when
-            # it hides less (by the same costs): either way the answer is a fixed function of the table
+            # it hides less (by the same costs): either way the answer is a fixed function of the table. It is
+            # run when the greedy pattern hides a margin (a total readers look for), which is where the greed
+            # costs them; patterns that hide inner cells only are left as they are (the search would save few
+            # cells there, at up to seconds on a national cube)
             better = optimal_secondary(values, first, relations, rs, incumbent=status)
             if better is not None and pattern_cost(values, better, relations) < pattern_cost(values, status,
                                                                                             relations):
