@@ -1,7 +1,5 @@
 """The policy gate: who may see what (see docs/architecture.md, "The gate", and docs/privacy-model.md)."""
 
-# optimal loads HiGHS when the package loads (start-up), not on somebody's first ask
-from dashboard.policy import optimal as _optimal  # noqa: F401
 from dashboard.policy.gate import AuditUnavailable, Gate, Hidden, ProtectedResult, Refusal, ResultColumn
 from dashboard.policy.identity import Principal, persona_principals, principals_from_claims
 from dashboard.policy.model import Policy, PolicyError, load_policy

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from dashboard.config import POLICY_DIR, QUERIES_DIR, Settings
+from dashboard.policy.anonymity import k_anonymise, k_anonymise_tables
 from dashboard.policy.identity import Principal
 from dashboard.policy.model import ColumnClass, Grant, Policy, Purpose, RuleSet, load_policy
 from dashboard.policy.pseudonym import KeyMissing, load_key, postcode_district, pseudonymise, to_month
@@ -597,8 +598,6 @@ class Gate:
         Why here, after coarsening and before anything is returned or cached: the key values a row shows are what
         an outsider could match a child on, and this is the last point every pseudonymised row passes through.
         """
-        from dashboard.policy.anonymity import k_anonymise
-
         source = {c.name: c.source for c in spec.columns}
         order = [f"{t}.{c}" for t, c in self.policy.anonymity.key_variables]
         names = [c.name for c in out_cols]
@@ -749,7 +748,6 @@ class Gate:
             raise self._refuse(p, str(e), path, grant=grant, purpose=purpose, query="planning_mart") from None
         except Refusal as r:
             raise self._refuse(p, r.reason, path, query="planning_mart") from None
-        from dashboard.policy.anonymity import k_anonymise_tables
         from dashboard.policy.pseudonym import PseudonymMap, hmac_pads, pseudonym_sql
         from dashboard.workbench.image import IMAGES_KEPT, MartImage
 

@@ -162,10 +162,11 @@ class _Attacker:
 
 def optimal_secondary(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
                       rs: RuleSet, incumbent: np.ndarray | None = None) -> np.ndarray | None:
-    """The least-cost protected pattern (status with SECONDARY cells added), or None if the budget ran out.
+    """The least-cost protected pattern (status with SECONDARY cells added), or None if the budget ran out or the
+    pattern found costs no less than `incumbent`.
 
     `status` holds PRIMARY / PUBLISHED / UNPUBLISHED per cell; `incumbent` an already protected pattern (the
-    hypercube's) that the search starts from and must beat.
+    hypercube's) that the search starts from and must beat (by cell_costs, the costs the search minimises).
     """
     shape = values.shape
     view = np.asarray(status) != UNPUBLISHED
@@ -252,6 +253,8 @@ def optimal_secondary(values: np.ndarray, status: np.ndarray, relations: Sequenc
             keep = np.abs(row) > 1e-9
             cuts.append((np.flatnonzero(keep).astype(np.int32), row[keep], rhs))
         if not cuts:
+            if start is not None and float(cost @ x) >= float(cost @ start):
+                return None                 # no cheaper than the pattern the caller already has
             out = np.asarray(status).copy().ravel()
             out[sysm.idx[x & ~prim]] = SECONDARY
             return out.reshape(shape)

@@ -651,16 +651,15 @@ def protect(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: Rul
         first = status
         status = hypercube_secondary(values, status, relations, rs, proven=proven, view=linked)
         if rs.search == "optimal" and _hides_a_margin(status, relations):
-            from dashboard.policy.optimal import optimal_secondary, pattern_cost
+            from dashboard.policy.optimal import optimal_secondary
 
-            # the hypercube pattern is safe but greedy; the optimal search starts from it and is kept only when
-            # it hides less (by the same costs): either way the answer is a fixed function of the table. It is
+            # the hypercube pattern is safe but greedy; the optimal search starts from it and answers only when
+            # it hides less (by its costs): either way the answer is a fixed function of the table. It is
             # run when the greedy pattern hides a margin (a total readers look for), which is where the greed
             # costs them; patterns that hide inner cells only are left as they are (the search would save few
             # cells there, at up to seconds on a national cube)
             better = optimal_secondary(values, first, relations, rs, incumbent=status)
-            if better is not None and pattern_cost(values, better, relations) < pattern_cost(values, status,
-                                                                                            relations):
+            if better is not None:
                 status = better
     published = np.where(status == PUBLISHED, round_published(values, rs), np.nan)
     with _MEMO_LOCK:
