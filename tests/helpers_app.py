@@ -15,12 +15,22 @@ The authority (census years ending 31 March 2024 and 2025):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from dashboard.warehouse import db
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app"
+MAIN = str(APP / "main.py")
+PLANNING_KEY = "test-only-planning-key-0123456789"
+# st.login settings AppTest needs to believe sign-in is configured (the provider is never contacted)
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
+        "entra": {"client_id": "x", "client_secret": "y",
+                  "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 
 T01 = [f"C{i:03d}" for i in range(1, 15)]
 T02 = [f"C{i:03d}" for i in range(15, 18)]
@@ -68,3 +78,21 @@ def make_warehouse(path: Path) -> Path:
     finally:
         con.close()
     return path
+
+
+def app_environment(d: Path) -> Iterator[Path]:
+    """The body of a module fixture for AppTest: this authority built in `d`, and the environment the app reads
+    pointed at it (warehouse, audit trail and data directory in `d`, a planning key, no demo personas, no
+    background warm-up); the environment is put back afterwards."""
+    wh = make_warehouse(d / "warehouse.duckdb")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CSC_WAREHOUSE", str(wh))
+    mp.setenv("CSC_AUDIT", str(d / "audit.duckdb"))
+    mp.setenv("CSC_DATA_DIR", str(d))
+    mp.setenv("CSC_PSEUDONYM_KEY_PLANNING", PLANNING_KEY)
+    mp.delenv("CSC_DEMO", raising=False)
+    mp.delenv("CSC_WARM_UP", raising=False)
+    try:
+        yield d
+    finally:
+        mp.undo()

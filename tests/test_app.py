@@ -12,34 +12,21 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers_app import T01, make_warehouse
+from helpers_app import APP, AUTH, MAIN, T01, app_environment
 from streamlit.testing.v1 import AppTest
 
 from dashboard.app import nav
 
 pytestmark = pytest.mark.app
 
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app"
-MAIN = str(APP / "main.py")
 REPORTS = ["overview", "front_door", "child_protection", "looked_after", "interventions", "equalities"]
 IG = ["ig_access_log", "ig_subject_access", "ig_emergency", "ig_unusual", "ig_policy", "ig_data_quality"]
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
-        "entra": {"client_id": "x", "client_secret": "y",
-                  "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    d = tmp_path_factory.mktemp("app")
-    wh = make_warehouse(d / "warehouse.duckdb")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CSC_WAREHOUSE", str(wh))
-    mp.setenv("CSC_AUDIT", str(d / "audit.duckdb"))
-    mp.setenv("CSC_PSEUDONYM_KEY_PLANNING", "test-only-planning-key-0123456789")
-    mp.delenv("CSC_DEMO", raising=False)
-    yield d
-    mp.undo()
+    yield from app_environment(tmp_path_factory.mktemp("app"))
 
 
 def user(*roles: str, teams=(), worker=None, exp_in: float = 3600, email="person@council.example") -> dict:

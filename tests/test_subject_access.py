@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers_app import T01, T02, make_warehouse
+from helpers_app import APP, AUTH, MAIN, PLANNING_KEY, T01, T02, make_warehouse
 from typer.testing import CliRunner
 
 from dashboard.audit import AuditTrail, reports
@@ -33,11 +33,8 @@ from dashboard.policy import Gate, Principal, Refusal
 
 pytestmark = pytest.mark.functional
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "dashboard" / "app"
-MAIN = str(APP / "main.py")
 TIMEOUT = 300
-KEY = "test-only-planning-key-0123456789"
+KEY = PLANNING_KEY
 CHILD = "C003"          # T01, caseload of SW001
 OBJECTOR = "C005"       # T01, caseload of SW001, family objected to use beyond direct care
 ALL = T01 + T02         # C001..C017
@@ -45,9 +42,6 @@ SW001 = T01[:7]
 # lawful bases as written (by hand) from access_policies/purposes.yml
 DIRECT_CARE_BASIS = ("Art 6(1)(e) public task", "Art 9(2)(g)", "para 18 (safeguarding")
 PLANNING_BASIS = ("Art 6(1)(e) public task", "Art 9(2)(j) archiving, research and statistics")
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
-        "entra": {"client_id": "x", "client_secret": "y",
-                  "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 runner = CliRunner()
 
 

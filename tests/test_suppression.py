@@ -15,21 +15,10 @@ from hypothesis import strategies as st
 from dashboard.policy.lp_audit import audit_table
 from dashboard.policy.model import load_policy
 from dashboard.policy.suppression import PRIMARY, PUBLISHED, SECONDARY, flat_relations, protect
+from tests.helpers_suppression import flat_rels, with_margins
 
 POLICY = load_policy()
 RULESETS = sorted(POLICY.rulesets)
-
-
-def with_margins(inner: np.ndarray) -> np.ndarray:
-    """The whole cube of an inner table: index 0 of every axis is its Total (as GROUP BY CUBE gives)."""
-    a = np.asarray(inner)
-    for ax in range(a.ndim):
-        a = np.concatenate([a.sum(axis=ax, keepdims=True), a], axis=ax)
-    return a
-
-
-def flat_rels(v: np.ndarray):
-    return [flat_relations(n) for n in v.shape]
 
 
 # ---------------------------------------------------------------------------------------------- hand-worked
@@ -269,7 +258,7 @@ def assert_linked_safe(v, p, rs, k=2):
     for cell_, (true, lo, hi) in attacker_intervals(v, p.status, rs, k).items():
         assert lo <= true <= hi and hi - lo >= rs.protection_width - 1e-7, (cell_, true, lo, hi)
     # and the project's own audit agrees (published equations only, status UNPUBLISHED left out)
-    assert audit_table(v, p.status, [flat_relations(n) for n in v.shape], rs, full=True) == []
+    assert audit_table(v, p.status, flat_rels(v), rs, full=True) == []
 
 
 @pytest.mark.property

@@ -20,20 +20,10 @@ from hypothesis import strategies as st
 from dashboard.policy.gate import cube_axes
 from dashboard.policy.lp_audit import audit_table
 from dashboard.policy.model import load_policy
-from dashboard.policy.suppression import PRIMARY, PUBLISHED, SECONDARY, clear_memo, flat_relations, protect
+from dashboard.policy.suppression import PRIMARY, PUBLISHED, SECONDARY, clear_memo, protect
+from tests.helpers_suppression import flat_rels, with_margins
 
 POLICY = load_policy()
-
-
-def with_margins(inner: np.ndarray) -> np.ndarray:
-    a = np.asarray(inner)
-    for ax in range(a.ndim):
-        a = np.concatenate([a.sum(axis=ax, keepdims=True), a], axis=ax)
-    return a
-
-
-def flat_rels(v: np.ndarray):
-    return [flat_relations(n) for n in v.shape]
 
 
 @pytest.mark.property

@@ -20,18 +20,14 @@ from dashboard.policy.suppression import (
     SECONDARY,
     UNPUBLISHED,
     clear_memo,
-    flat_relations,
     protect,
 )
-from tests.test_suppression import assert_linked_safe, linked_cubes, with_margins
+from tests.helpers_suppression import flat_rels, with_margins
+from tests.test_suppression import assert_linked_safe, linked_cubes
 
 POLICY = load_policy()
 DFE = POLICY.rulesets["dfe"]
 HYPERCUBE = dataclasses.replace(DFE, search="hypercube")
-
-
-def rels(v):
-    return [flat_relations(n) for n in v.shape]
 
 
 def fresh() -> None:
@@ -53,14 +49,14 @@ def test_optimal_hides_a_one_way_figure_where_the_hypercube_hid_the_headline():
     # T01 M >= 2, so it lies anywhere in 1..4 (worked in tests/test_gate.py).
     v = TEAM_SEX
     assert v[0, 0] == 12 and v[0, 1] == 7 and v[0, 2] == 5
-    opt = protect(v, rels(v), DFE)
-    hyp = protect(v, rels(v), HYPERCUBE)
+    opt = protect(v, flat_rels(v), DFE)
+    hyp = protect(v, flat_rels(v), HYPERCUBE)
     assert opt.status[0, 1] == SECONDARY and opt.status[0, 0] == PUBLISHED and opt.published[0, 0] == 12
     assert hyp.status[0, 0] == SECONDARY                       # the greedy move went through the headline
     assert (opt.status == SECONDARY).sum() == 1
     assert opt.status[2, 0] == PUBLISHED and opt.status[3, 1] == PUBLISHED    # T02 Total 6; Unallocated F 0
     for p in (opt, hyp):
-        assert audit_table(v, p.status, rels(v), DFE, full=True) == []
+        assert audit_table(v, p.status, flat_rels(v), DFE, full=True) == []
 
 
 @pytest.mark.property
@@ -71,12 +67,12 @@ def test_a_single_small_cell_gets_the_cheapest_rectangle():
     # The rectangle (r2, c2) moves (r1, c1) up by as much as min(10, 12) - 1 = 9: wide enough. No margin changes.
     inner = np.array([[1, 10, 20], [12, 30, 40], [11, 50, 60]])
     v = with_margins(inner)
-    p = protect(v, rels(v), DFE)
+    p = protect(v, flat_rels(v), DFE)
     hidden = {tuple(int(i) - 1 for i in c) for c in np.argwhere(p.status != PUBLISHED)}
     assert hidden == {(0, 0), (0, 1), (1, 0), (1, 1)}
     assert p.status[1, 1] == PRIMARY
     # no margin hidden: the optimal search is not run, and the pattern is the hypercube's
-    assert (p.status == protect(v, rels(v), HYPERCUBE).status).all()
+    assert (p.status == protect(v, flat_rels(v), HYPERCUBE).status).all()
 
 
 @pytest.mark.property
@@ -85,12 +81,12 @@ def test_a_single_small_cell_gets_the_cheapest_rectangle():
 def test_optimal_is_safe_and_never_hides_more_than_the_hypercube(inner, name):
     rs = POLICY.rulesets[name]
     v = with_margins(inner)
-    opt = protect(v, rels(v), rs, max_dims=2)
-    hyp = protect(v, rels(v), dataclasses.replace(rs, search="hypercube"), max_dims=2)
+    opt = protect(v, flat_rels(v), rs, max_dims=2)
+    hyp = protect(v, flat_rels(v), dataclasses.replace(rs, search="hypercube"), max_dims=2)
     assert_linked_safe(v, opt, rs)
     # primaries are the same cells; the optimal pattern's cost is never above the greedy one's
     assert ((opt.status == PRIMARY) == (hyp.status == PRIMARY)).all()
-    assert pattern_cost(v, opt.status, rels(v)) <= pattern_cost(v, hyp.status, rels(v)) + 1e-9
+    assert pattern_cost(v, opt.status, flat_rels(v)) <= pattern_cost(v, hyp.status, flat_rels(v)) + 1e-9
 
 
 @pytest.mark.property
@@ -100,9 +96,9 @@ def test_the_same_table_gets_the_same_pattern_in_a_fresh_process():
     rng = np.random.default_rng(7)
     v = with_margins(rng.choice([0, 1, 2, 3, 4, 8, 15, 30], size=(4, 5, 3), p=[.2, .2, .15, .1, .1, .1, .1, .05]))
     fresh()
-    first = protect(v, rels(v), DFE, max_dims=2)
+    first = protect(v, flat_rels(v), DFE, max_dims=2)
     fresh()
-    again = protect(v, rels(v), DFE, max_dims=2)
+    again = protect(v, flat_rels(v), DFE, max_dims=2)
     assert (first.status == again.status).all()
     assert (first.status == SECONDARY).any()          # a table that needed the search at all
     assert_linked_safe(v, first, DFE)
@@ -112,10 +108,10 @@ def test_the_same_table_gets_the_same_pattern_in_a_fresh_process():
 def test_when_the_budget_runs_out_the_hypercube_pattern_is_kept(monkeypatch):
     rng = np.random.default_rng(11)
     v = with_margins(rng.choice([0, 1, 2, 6, 20], size=(4, 4, 3)))
-    hyp = protect(v, rels(v), HYPERCUBE, max_dims=2)
+    hyp = protect(v, flat_rels(v), HYPERCUBE, max_dims=2)
     fresh()
     monkeypatch.setattr(optimal, "MAX_ROUNDS", 0)
-    out = protect(v, rels(v), DFE, max_dims=2)
+    out = protect(v, flat_rels(v), DFE, max_dims=2)
     assert (out.status == hyp.status).all()
     assert (out.status[out.status != UNPUBLISHED] == SECONDARY).any()
     fresh()

@@ -6,35 +6,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from helpers_app import make_warehouse
+from helpers_app import APP, AUTH, MAIN, app_environment
 from streamlit.testing.v1 import AppTest
 
 from dashboard.app import nav
 
 pytestmark = pytest.mark.app
 
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app"
-MAIN = str(APP / "main.py")
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
-        "entra": {"client_id": "x", "client_secret": "y",
-                  "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    d = tmp_path_factory.mktemp("wb-app")
-    wh = make_warehouse(d / "warehouse.duckdb")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CSC_WAREHOUSE", str(wh))
-    mp.setenv("CSC_AUDIT", str(d / "audit.duckdb"))
-    mp.setenv("CSC_DATA_DIR", str(d))
-    mp.setenv("CSC_PSEUDONYM_KEY_PLANNING", "test-only-planning-key-0123456789")
-    mp.delenv("CSC_DEMO", raising=False)
-    yield d
-    mp.undo()
+    yield from app_environment(tmp_path_factory.mktemp("wb-app"))
 
 
 def user(*roles: str) -> dict:
