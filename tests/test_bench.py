@@ -22,6 +22,7 @@ def test_bench_prints_build_query_page_workbench_and_audit_figures(tmp_path, mon
     out = result.output
     assert "rows/s" in out                      # build throughput
     assert "cin_at_31_march" in out and "gate / DuckDB" in out  # every named query, raw beside gated
+    assert "kept / DuckDB" in out               # and once its protected cube is kept on disk
     assert "largest cube" in out
     assert "overview" in out and "equalities" in out           # each report page
     assert "workbench:" in out and "open_total_s" in out

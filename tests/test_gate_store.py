@@ -8,13 +8,18 @@ a warm-up shows nothing to anybody and so records nothing; a batch whose records
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
 
+import duckdb
 import pytest
 from helpers_policy import KEY_ENV, NOW, build_warehouse, write_queries
 
+import dashboard.policy.gate as gate_module
 from dashboard.audit import AuditTrail
-from dashboard.config import Settings
+from dashboard.config import POLICY_DIR, Settings
 from dashboard.policy import Gate, Principal, Refusal
 from dashboard.policy.gate import AuditUnavailable
 
@@ -147,3 +152,151 @@ def test_query_many_returns_nothing_when_the_trail_cannot_record(gate, tmp_path)
         gate.query_many(SAM, [(Q, {}), (Q, {"census_year": 2024})], path="page:overview")
     with pytest.raises(Refusal, match="audit trail could not record"):
         gate.query(SAM, Q, {}, path="page:overview")
+
+
+# ---------------------------------------------------------------------------------------------- kept on disk
+# A protected cube is kept beside the warehouse file (dashboard/policy/store.py), so a restarted server or a
+# one-shot CLI call does not protect it again. What must hold: the kept answer is the one protection gives, it
+# is found only for the same warehouse file, query, parameters, rule-set and population, a damaged or swapped
+# entry is never served, and every answer is still recorded.
+
+
+@pytest.fixture
+def own(tmp_path):
+    """A warehouse of this test's own (the disk store is per warehouse file), and its queries."""
+    return build_warehouse(tmp_path / "w.duckdb"), write_queries(tmp_path / "q")
+
+
+def open_gate(wh, q, audit, **kw):
+    return Gate.open(Settings(wh, audit), queries_dir=q, env=KEY_ENV, clock=lambda: NOW, **kw)
+
+
+def kept_files(wh):
+    return sorted((wh.parent / f"{wh.name}.protected").glob("*/*.json"))
+
+
+def no_protection(*_a, **_k):
+    raise AssertionError("protected again: the kept cube was not used")
+
+
+def test_a_new_gate_on_the_same_file_answers_from_disk_and_still_records_it(own, tmp_path, monkeypatch):
+    wh, q = own
+    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
+    first = g1.query(SAM, Q, {}, path="test")
+    g1.close()
+    assert len(kept_files(wh)) == 1
+    # a restarted server: protection and the query itself are never run again for that cube
+    monkeypatch.setattr(gate_module, "protect_frame", no_protection)
+    monkeypatch.setattr(gate_module, "run_query", no_protection)
+    g2 = open_gate(wh, q, tmp_path / "a2.duckdb")
+    try:
+        again = g2.query(AMY, Q, {}, path="page:again")
+        assert again.rows == first.rows and again.hidden == first.hidden
+        assert cell(again, "T02", "Total") == 6
+        assert again.principal.user == "amy" and again.principal.teams == ("T01",)
+        assert entries(g2)["user"].to_list() == ["amy"]                # recorded like any answer
+    finally:
+        g2.close()
+
+
+def test_a_rebuilt_warehouse_never_gets_the_old_files_answers(own, tmp_path):
+    wh, q = own
+    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
+    assert cell(g1.query(SAM, Q, {}, path="test"), "Total", "Total") == 12
+    g1.close()
+    # a rebuild writes a new file and renames it over the old one; here C10 (T02, M) has left. By hand: 12 - 1
+    # = 11 children; the same build record (same code, the fixture stores no sources), only the file differs
+    new = build_warehouse(tmp_path / "new.duckdb")
+    con = duckdb.connect(str(new))
+    con.execute("DELETE FROM allocation WHERE child_id = 'C10'")
+    con.execute("DELETE FROM cin_episode WHERE child_id = 'C10'")
+    con.execute("DELETE FROM child WHERE child_id = 'C10'")
+    con.close()
+    os.replace(new, wh)
+    g2 = open_gate(wh, q, tmp_path / "a2.duckdb")
+    try:
+        assert cell(g2.query(SAM, Q, {}, path="test"), "Total", "Total") == 11
+    finally:
+        g2.close()
+
+
+def test_a_damaged_or_swapped_entry_is_never_served(own, tmp_path):
+    wh, q = own
+    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
+    assert cell(g1.query(SAM, Q, {}, path="test"), "T02", "Total") == 6       # dfe, all children
+    assert cell(g1.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"     # partner: 5 is hidden
+    g1.close()
+    sam_file, pat_file = kept_files(wh)[0], kept_files(wh)[1]
+    # swapped: each file now holds the other principal's cube (an attacker hoping the partner gets 6)
+    a, b = sam_file.read_bytes(), pat_file.read_bytes()
+    assert a != b
+    sam_file.write_bytes(b)
+    pat_file.write_bytes(a)
+    g2 = open_gate(wh, q, tmp_path / "a2.duckdb")
+    try:
+        assert cell(g2.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"
+        assert cell(g2.query(SAM, Q, {}, path="test"), "T02", "Total") == 6
+    finally:
+        g2.close()
+    # damaged: a hidden cell's symbol replaced by a number in the kept text (its checksum no longer matches)
+    for f in kept_files(wh):
+        damaged = f.read_bytes().replace(b'\\"c\\"', b"5")
+        assert damaged != f.read_bytes() or f == sam_file      # the partner's kept cube held a "c"
+        f.write_bytes(damaged)
+    g3 = open_gate(wh, q, tmp_path / "a3.duckdb")
+    try:
+        assert cell(g3.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"
+    finally:
+        g3.close()
+
+
+def test_a_changed_rule_set_does_not_reuse_the_cube_kept_under_the_old_one(own, tmp_path):
+    wh, q = own
+    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
+    assert cell(g1.query(SAM, Q, {}, path="test"), "T02", "Total") == 6
+    g1.close()
+    # the IG officer raises dfe's threshold from 5 to 6: T02's 6 children are now a small number
+    policy = shutil.copytree(POLICY_DIR, tmp_path / "policy")
+    rules = policy / "rulesets.yml"
+    rules.write_text(rules.read_text().replace("    suppress_max: 5\n", "    suppress_max: 6\n", 1))
+    g2 = Gate.open(Settings(wh, tmp_path / "a2.duckdb"), policy_dir=policy, queries_dir=q, env=KEY_ENV,
+                   clock=lambda: NOW)
+    try:
+        assert cell(g2.query(SAM, Q, {}, path="test"), "T02", "Total") == "c"
+    finally:
+        g2.close()
+
+
+def test_kept_cubes_are_readable_by_their_owner_only_and_can_be_turned_off(own, tmp_path):
+    wh, q = own
+    g = open_gate(wh, q, tmp_path / "a1.duckdb", persist=False)
+    g.query(SAM, Q, {}, path="test")
+    g.close()
+    assert kept_files(wh) == []
+    g = open_gate(wh, q, tmp_path / "a2.duckdb")
+    g.query(SAM, Q, {}, path="test")
+    g.close()
+    (f,) = kept_files(wh)
+    assert f.stat().st_mode & 0o077 == 0 and f.parent.stat().st_mode & 0o077 == 0
+
+
+def test_protect_command_keeps_every_page_cube_so_a_later_query_does_not_protect(own, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dashboard.cli import app
+
+    wh, q = own
+    for k, v in KEY_ENV.items():
+        monkeypatch.setenv(k, v)
+    base = ["--warehouse", str(wh), "--audit", str(tmp_path / "audit.duckdb")]
+    r = CliRunner().invoke(app, [*base, "protect", "--no-progress", "--queries", str(q)])
+    assert r.exit_code == 0, r.output
+    # one aggregate query in one census year x the three (rule-set, population) pairs the grants use
+    assert "Protected 3 cubes" in r.stdout
+    assert len(kept_files(wh)) == 3
+    assert not (tmp_path / "audit.duckdb").exists()                  # nothing shown, nothing recorded
+    monkeypatch.setattr(gate_module, "protect_frame", no_protection)
+    r = CliRunner().invoke(app, [*base, "query", Q, "--as", "partner", "--queries", str(q), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = {(row[0], row[1]): row[2] for row in json.loads(r.stdout)["rows"]}
+    assert rows[("T02", "Total")] == "c"                              # partner: 5 (C08 objected) is hidden

@@ -51,6 +51,7 @@ def page_calls(warehouse: Path) -> list[tuple[str, str, str, list[tuple[str, dic
         return original_many(self, p, wanted, *args, **kw)
 
     def opening(cls, *args, **kw):
+        kw.setdefault("persist", False)   # "cold" means nothing kept: not even cubes on disk from an earlier run
         g = original_open.__func__(cls, *args, **kw)
         gates.append(g)
         return g

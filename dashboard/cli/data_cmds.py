@@ -1,4 +1,5 @@
-"""`build` and `summary`: load the returns into the warehouse, and say what is in it."""
+"""`build`, `protect` and `summary`: load the returns into the warehouse, protect what the pages show, and say
+what is in it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("build")(build_cmd)
+    app.command("protect")(protect_cmd)
     app.command("summary")(summary_cmd)
 
 
@@ -53,6 +55,44 @@ def build_cmd(
         where = e["file"] + (f" row {e['row_number']}" if e["row_number"] is not None else "")
         field = f" {e['field']}" if e["field"] else ""
         typer.echo(f"  {where}{field}: [{e['rule']}, {e['action']}] {e['message']}")
+
+
+def protect_cmd(
+    ctx: typer.Context,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    policy_dir: Annotated[Path | None, typer.Option("--policies", help="Policy directory.")] = None,
+    queries_dir: Annotated[Path | None, typer.Option("--queries", help="Named queries directory.")] = None,
+) -> None:
+    """Protect every cube the dashboard's pages offer and keep them beside the warehouse (run it after `build`).
+
+    Every aggregate query x census year x (rule-set, population) some role uses, as the server's warm-up does,
+    kept in WAREHOUSE.protected/ so that no page, server restart or `query` pays for protecting them. Shows
+    nothing to anybody, so it writes no audit record (every answer is recorded when someone is given it)."""
+    import sys
+    import time
+
+    from dashboard.cli import fail, open_gate
+
+    gate = open_gate(ctx.obj, policy_dir, queries_dir)
+    try:
+        if gate.disk_store is None:
+            raise fail(f"cannot keep protected cubes beside {ctx.obj.warehouse} (is its folder writable?)")
+        t0 = time.perf_counter()
+        if progress and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("protecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("", total=None)
+                gate.warm_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            gate.warm_up()
+        status = dict(gate.warm_status)
+    finally:
+        gate.close()
+    typer.echo(f"Protected {status['done']:,} cubes in {time.perf_counter() - t0:.1f} s; kept in "
+               f"{gate.disk_store.folder.parent}")
 
 
 def summary_cmd(

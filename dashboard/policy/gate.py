@@ -8,6 +8,7 @@ flag or argument gets unprotected data out of this module.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -27,6 +28,7 @@ from dashboard.policy.anonymity import k_anonymise, k_anonymise_tables
 from dashboard.policy.identity import Principal
 from dashboard.policy.model import ColumnClass, Grant, Policy, Purpose, RuleSet, load_policy
 from dashboard.policy.pseudonym import KeyMissing, load_key, postcode_district, pseudonymise, to_month
+from dashboard.policy.store import CubeStore, file_stat
 from dashboard.policy.suppression import PRIMARY, PUBLISHED, Unprotectable, flat_relations, protect
 from dashboard.warehouse.db import CHILD_TABLES, open_readonly
 from dashboard.warehouse.queries import QueryError, QuerySpec, get_query, load_queries, run_query
@@ -133,7 +135,7 @@ class Gate:
 
     def __init__(self, policy: Policy, con: duckdb.DuckDBPyConnection, trail: Any, queries_dir: Path,
                  env: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None,
-                 cache_size: int = 256, store_size: int = 2048) -> None:
+                 cache_size: int = 256, store_size: int = 2048, disk_store: CubeStore | None = None) -> None:
         self.policy = policy
         self.con = con
         self.trail = trail
@@ -150,6 +152,8 @@ class Gate:
         self._store_size = store_size
         self._store_lock = threading.Lock()
         self._inflight: dict[tuple, threading.Event] = {}
+        # ... and the same cubes on disk beside the warehouse file (store.py), shared with other processes
+        self.disk_store = disk_store
         self._memo: dict[str, list] = {}           # census years, teams: the warehouse never changes under us
         self._stop = threading.Event()
         self._warm_thread: threading.Thread | None = None
@@ -157,16 +161,22 @@ class Gate:
 
     @classmethod
     def open(cls, settings: Settings, policy_dir: Path | str = POLICY_DIR, queries_dir: Path | str = QUERIES_DIR,
-             trail: Any = None, env: Mapping[str, str] | None = None, **kw: Any) -> Gate:
-        """Validate the policy (PolicyError stops start-up), open the warehouse read-only and the audit trail."""
+             trail: Any = None, env: Mapping[str, str] | None = None, persist: bool = True, **kw: Any) -> Gate:
+        """Validate the policy (PolicyError stops start-up), open the warehouse read-only and the audit trail.
+        `persist`: keep protected cubes on disk beside the warehouse (store.py) as well as in memory."""
         policy = load_policy(policy_dir)
         load_queries(Path(queries_dir))      # a broken query header stops start-up too
         if trail is None:
             from dashboard.audit import AuditTrail
 
             trail = AuditTrail(settings.audit)
+        before = None
+        if persist:
+            with contextlib.suppress(OSError):
+                before = file_stat(settings.warehouse)
         con = open_readonly(settings.warehouse)
-        return cls(policy, con, trail, Path(queries_dir), env=env, **kw)
+        disk = CubeStore.beside(settings.warehouse, con, before) if before is not None else None
+        return cls(policy, con, trail, Path(queries_dir), env=env, disk_store=disk, **kw)
 
     def close(self) -> None:
         self._stop.set()
@@ -400,16 +410,23 @@ class Gate:
                         self._inflight[key] = threading.Event()
                         break
         try:
-            df = run_query(self.con, spec, bound, population=population)
             # the principal given here is a placeholder: _aggregate attaches the asker's own identity
             who = Principal(user="(protected-cube store)", role=grant.role, purpose=purpose.name)
-            try:
-                entry: tuple[str, Any] = ("allowed", protect_frame(df, spec, rs, who, grant, purpose, bound,
-                                                                   population))
-            except Unprotectable as e:
-                entry = ("refused", f"{spec.title!r} cannot be shown safely under the {rs.name} rules: {e}")
-            except Refusal as r:
-                entry = ("refused", r.reason)
+            disk_key = None
+            entry: tuple[str, Any] | None = None
+            if self.disk_store is not None:
+                disk_key = CubeStore.key_text(spec.name, _spec_text(spec), bound, rs, population)
+                entry = self.disk_store.get(disk_key, who)
+            if entry is None:
+                df = run_query(self.con, spec, bound, population=population)
+                try:
+                    entry = ("allowed", protect_frame(df, spec, rs, who, grant, purpose, bound, population))
+                except Unprotectable as e:
+                    entry = ("refused", f"{spec.title!r} cannot be shown safely under the {rs.name} rules: {e}")
+                except Refusal as r:
+                    entry = ("refused", r.reason)
+                if disk_key is not None:
+                    self.disk_store.put(disk_key, entry)
             with self._store_lock:
                 if self._store_size > 0:
                     self._store[key] = entry
@@ -430,6 +447,7 @@ class Gate:
             return {"entries": len(self._store), "limit": self._store_size}
 
     def clear_store(self) -> None:
+        """Forget the protected cubes kept in memory (those on disk stay: they are still right for this file)."""
         with self._store_lock:
             self._store.clear()
 
@@ -460,8 +478,10 @@ class Gate:
                     out.append((spec, bound, rs, population, grant, purpose))
         return out
 
-    def warm_up(self, stop: threading.Event | None = None) -> int:
-        """Compute the protected cube of every warm target into the store; return how many are there.
+    def warm_up(self, stop: threading.Event | None = None,
+                progress: Callable[[int, int], None] | None = None) -> int:
+        """Compute the protected cube of every warm target into the store (and onto disk, when kept there);
+        return how many are in memory. `progress(done, total)` after each target.
 
         No audit record is written: nothing is shown to anybody here. A record is written, as always, when a
         principal is given an answer (query/query_many), whether it came from the store or not.
@@ -470,6 +490,8 @@ class Gate:
         t0 = time.perf_counter()
         targets = self.warm_targets()
         self.warm_status.update(state="running", done=0, total=len(targets))
+        if progress is not None:
+            progress(0, len(targets))
         for spec, bound, rs, population, grant, purpose in targets:
             if stop.is_set() or self._stop.is_set():
                 self.warm_status["state"] = "stopped"
@@ -479,6 +501,8 @@ class Gate:
             except (Refusal, QueryError, duckdb.Error):
                 pass            # a page asking for it gets the same refusal, recorded then
             self.warm_status["done"] += 1
+            if progress is not None:
+                progress(self.warm_status["done"], len(targets))
         else:
             self.warm_status["state"] = "done"
         self.warm_status["seconds"] = time.perf_counter() - t0
@@ -919,6 +943,11 @@ class Gate:
 
 
 _PSEUDO = object()
+
+
+def _spec_text(spec: QuerySpec) -> str:
+    """Everything of a named query that shapes its protected answer (header and SQL), for the disk store's key."""
+    return repr((spec.title, spec.unit, spec.shape, spec.parameters, spec.dimensions, spec.columns, spec.sql))
 
 
 # ---------------------------------------------------------------------------------------------- cube protection
