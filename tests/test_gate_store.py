@@ -300,3 +300,27 @@ def test_protect_command_keeps_every_page_cube_so_a_later_query_does_not_protect
     assert r.exit_code == 0, r.output
     rows = {(row[0], row[1]): row[2] for row in json.loads(r.stdout)["rows"]}
     assert rows[("T02", "Total")] == "c"                              # partner: 5 (C08 objected) is hidden
+
+
+def test_serve_warms_up_in_its_own_process_into_the_kept_store(own, tmp_path):
+    from dashboard.cli.app_cmds import start_disk_warm_up
+    from dashboard.config import Settings as S
+
+    wh, _q = own
+    g = start_disk_warm_up(S(wh, tmp_path / "audit.duckdb"))
+    assert g is not None
+    try:
+        g._warm_thread.join(120)
+        assert g.warm_status["state"] == "done"
+        # every cube the pages offer (the real named queries x census years x rule-set/population pairs)
+        assert len(kept_files(wh)) == g.warm_status["total"] > 0
+    finally:
+        g.close()
+    assert not (tmp_path / "audit.duckdb").exists()                  # nothing shown, nothing recorded
+    # a store that cannot be made (a file is in the way of its folder): no warm-up here (the app then warms its
+    # own memory instead)
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(wh, other / "w.duckdb")
+    (other / "w.duckdb.protected").write_text("not a folder")
+    assert start_disk_warm_up(S(other / "w.duckdb", tmp_path / "audit2.duckdb")) is None

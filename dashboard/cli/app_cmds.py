@@ -95,6 +95,24 @@ def run_until_stopped(child: subprocess.Popen) -> int:
     return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
 
 
+def start_disk_warm_up(settings: Settings):
+    """The warm-up in this process, started now (before the first page is asked for), protecting every cube the
+    pages offer into the store beside the warehouse, which the app's gate reads (2-10 ms a cube instead of up to
+    half a second). Returns the gate doing it, or None when cubes cannot be kept on disk (the app then warms its
+    own memory, as before)."""
+    from dashboard.policy import Gate
+
+    try:
+        g = Gate.open(settings)
+    except Exception:  # noqa: BLE001 - the app opens the warehouse itself and says what is wrong
+        return None
+    if g.disk_store is None:
+        g.close()
+        return None
+    g.start_warm_up()
+    return g
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -109,8 +127,9 @@ def register(app: typer.Typer) -> None:
             "--secrets", help="A secrets.toml to use (sign-in settings), instead of .streamlit/secrets.toml.",
             exists=True, dir_okay=False, readable=True)] = None,
         warm_up: Annotated[bool, typer.Option(
-            "--warm-up/--no-warm-up", help="Protect every page's measures in the background once the server has "
-            "started, so pages answer from memory (no audit record until someone is shown one).")] = True,
+            "--warm-up/--no-warm-up", help="Protect every page's measures in the background from the moment the "
+            "server starts, kept beside the warehouse, so pages never wait for protection (no audit record until "
+            "someone is shown one).")] = True,
     ) -> None:
         """Start the dashboard (Streamlit) on the warehouse, building it from sample_data/ if missing."""
         from dashboard.cli import fail
@@ -140,8 +159,9 @@ def register(app: typer.Typer) -> None:
         # Demo personas are switched on only by this flag, never by an inherited environment variable.
         env.pop("CSC_DEMO", None)
         env.pop("CSC_WARM_UP", None)
-        if warm_up:
-            env["CSC_WARM_UP"] = "1"
+        warmer = start_disk_warm_up(settings) if warm_up else None
+        if warm_up and warmer is None:
+            env["CSC_WARM_UP"] = "1"    # cubes cannot be kept on disk: the app warms its own memory instead
         if demo:
             env["CSC_DEMO"] = "1"
             try:
@@ -154,9 +174,13 @@ def register(app: typer.Typer) -> None:
             typer.echo("Demo mode: personas are offered only while no [auth] sign-in is configured.", err=True)
         typer.echo(f"Dashboard on http://{address}:{port}  (Ctrl+C to stop)", err=True)
         try:
-            child = subprocess.Popen(streamlit_command(port, address, secrets), env=env, cwd=str(PROJECT_ROOT))
-        except OSError as e:
-            raise fail(f"could not start Streamlit: {e}") from None
-        code = run_until_stopped(child)
+            try:
+                child = subprocess.Popen(streamlit_command(port, address, secrets), env=env, cwd=str(PROJECT_ROOT))
+            except OSError as e:
+                raise fail(f"could not start Streamlit: {e}") from None
+            code = run_until_stopped(child)
+        finally:
+            if warmer is not None:
+                warmer.close()          # stops between two cubes
         if code:
             raise typer.Exit(code)
