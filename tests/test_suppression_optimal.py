@@ -115,3 +115,105 @@ def test_when_the_budget_runs_out_the_hypercube_pattern_is_kept(monkeypatch):
     assert (out.status == hyp.status).all()
     assert (out.status[out.status != UNPUBLISHED] == SECONDARY).any()
     fresh()
+
+
+# ------------------------------------------------------------------------ the attacker, split into components
+
+# Inner 4 x 4 table (rows r1..r4, columns c1..c4) with two hidden rectangles that share no line:
+#   rectangle 1: r1, r2 x c1, c2 = [[3, 5], [4, 2]];   rectangle 2: r3, r4 x c3, c4 = [[1, 2], [6, 9]].
+TWO_RECTANGLES = with_margins(np.array([[3, 5, 10, 10],
+                                        [4, 2, 10, 10],
+                                        [10, 10, 1, 2],
+                                        [10, 10, 6, 9]]))
+RECT_1 = [(1, 1), (1, 2), (2, 1), (2, 2)]          # cube coordinates (index 0 of each axis is the Total)
+RECT_2 = [(3, 3), (3, 4), (4, 3), (4, 4)]
+
+
+def _attacker_for(v: np.ndarray, hidden_cells: list[tuple[int, int]], rs=DFE):
+    """The optimal search's attacker over a fully published 2-way table with `hidden_cells` hidden."""
+    view = np.ones(v.shape, dtype=bool)
+    sysm = optimal._system(v.shape, flat_rels(v), view)
+    vv = v.ravel()[sysm.idx].astype(float)
+    w = float(rs.protection_width)
+    floor = np.maximum(1.0, vv - 4 * w)                # dfe shows true zeros: a hidden cell is >= 1
+    upper = vv + 4 * w
+    att = optimal._Attacker(sysm, vv, floor, upper)
+    x = np.zeros(vv.size, dtype=bool)
+    pos = {int(c): i for i, c in enumerate(sysm.idx)}
+    for cell in hidden_cells:
+        x[pos[int(np.ravel_multi_index(cell, v.shape))]] = True
+    att.set_pattern(x)
+    return att, x, pos, vv, floor, upper
+
+
+def _full_lp_extreme(v: np.ndarray, x: np.ndarray, vv, floor, upper, t: int, sign: float) -> float:
+    """max of sign * y_t over the WHOLE table (scipy, every relation, published cells fixed): the reference."""
+    from scipy.optimize import linprog
+
+    from dashboard.policy.lp_audit import relation_matrix
+
+    A = relation_matrix(v.shape, flat_rels(v)).toarray()
+    bounds = [(floor[i], upper[i]) if x[i] else (vv[i], vv[i]) for i in range(vv.size)]
+    c = np.zeros(vv.size)
+    c[t] = -sign
+    res = linprog(c, A_eq=A, b_eq=A @ vv, bounds=bounds, method="highs")
+    assert res.status == 0
+    return -res.fun
+
+
+@pytest.mark.property
+def test_the_attacker_splits_two_separate_rectangles_and_finds_each_ones_width():
+    # Each rectangle moves as (+s, -s / -s, +s): rows and columns keep their totals. Hidden cells are >= 1.
+    #   rectangle 1: 3 + s >= 1, 2 + s >= 1 -> s >= -1;  5 - s >= 1, 4 - s >= 1 -> s <= 3.  s in [-1, 3]:
+    #                r1c1 in [2, 6], r1c2 in [2, 6], r2c1 in [1, 5], r2c2 in [1, 5]: width 4 each.
+    #   rectangle 2: 1 + s >= 1 -> s >= 0;  2 - s >= 1 -> s <= 1.  s in [0, 1]:
+    #                r3c3 in [1, 2], r3c4 in [1, 2], r4c3 in [5, 6], r4c4 in [9, 10]: width 1 each (dfe needs 2).
+    # (The search's own bounds, true value +- 4 protection widths, never bind here.)
+    v = TWO_RECTANGLES
+    att, x, pos, vv, floor, upper = _attacker_for(v, RECT_1 + RECT_2)
+    assert len(att.comps) == 2
+    comp_cells = sorted(sorted(int(c) for c in comp.cols) for comp in att.comps)
+    assert comp_cells == sorted([sorted(pos[int(np.ravel_multi_index(c, v.shape))] for c in RECT_1),
+                                 sorted(pos[int(np.ravel_multi_index(c, v.shape))] for c in RECT_2)])
+    expected = {(1, 1): (2, 6), (1, 2): (2, 6), (2, 1): (1, 5), (2, 2): (1, 5),
+                (3, 3): (1, 2), (3, 4): (1, 2), (4, 3): (5, 6), (4, 4): (9, 10)}
+    for cell, (lo, hi) in expected.items():
+        t = pos[int(np.ravel_multi_index(cell, v.shape))]
+        got_hi, _, point_hi = att.extreme(t, 1.0)
+        got_lo, _, point_lo = att.extreme(t, -1.0)
+        assert (round(-got_lo, 6), round(got_hi, 6)) == (lo, hi), cell
+        # the same as the LP over the whole table
+        assert abs(got_hi - _full_lp_extreme(v, x, vv, floor, upper, t, 1.0)) < 1e-7
+        assert abs(-got_lo - (-_full_lp_extreme(v, x, vv, floor, upper, t, -1.0))) < 1e-7
+        # each returned table is a whole table: published cells at their true values, every relation holding
+        for p in (point_hi, point_lo):
+            assert np.allclose(p[~x], vv[~x])
+            assert np.allclose(att.A @ p, att.A @ vv)
+
+
+@pytest.mark.property
+def test_the_cut_from_a_component_bounds_the_attacker_under_any_other_pattern():
+    # Rectangle 2's r3c3 reaches at most 2 (width 1 < 2). The cut rests on: for every pattern x',
+    #   max y_t(x') <= max y_t(x*) + sum_c grad_c (x'_c - x*_c),
+    # with grad from the component's duals (published cells' reduced costs -(A^T y)_c). Checked here against the
+    # LP over the whole table for every single extra cell hidden, and every pair of extra cells.
+    v = TWO_RECTANGLES
+    att, x, pos, vv, floor, upper = _attacker_for(v, RECT_1 + RECT_2)
+    t = pos[int(np.ravel_multi_index((3, 3), v.shape))]
+    hi, rc, _ = att.extreme(t, 1.0)
+    assert round(hi, 6) == 2
+    # HiGHS' reduced costs are c - A^T y: on the component's own cells they are the LP's column duals
+    comp = att.comps[att.comp_of[t]]
+    col_dual = np.asarray(att.h.getSolution().col_dual)
+    assert np.allclose(rc[comp.cols], col_dual)
+    g = optimal._gradient(rc, vv, floor, upper)
+    published = np.flatnonzero(~x)
+    extra = [[int(c)] for c in published] + [[int(a), int(b)] for a in published[::3] for b in published[1::4]
+                                               if a != b]
+    for cells in extra:
+        x2 = x.copy()
+        x2[cells] = True
+        truth = _full_lp_extreme(v, x2, vv, floor, upper, t, 1.0)
+        assert truth <= hi + g @ (x2.astype(float) - x.astype(float)) + 1e-6, cells
+    # and the bound is not empty: some single cell's hiding is credited with raising the maximum
+    assert g[published].max() > 0

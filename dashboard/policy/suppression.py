@@ -23,6 +23,7 @@ remembers whole answers in a bounded memo; neither changes a pattern (see hyperc
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -596,6 +597,10 @@ def clear_memo(structures: bool = False) -> None:
         with _CUBES_LOCK:
             _CUBES.clear()
         _GRIDS.clear()
+        optimal = sys.modules.get("dashboard.policy.optimal")   # loaded on first use only (HiGHS is heavy)
+        if optimal is not None:
+            with optimal._SYSTEMS_LOCK:
+                optimal._SYSTEMS.clear()
 
 
 def _memo_key(values: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet, prove_first: bool,
