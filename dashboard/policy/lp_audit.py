@@ -1,6 +1,7 @@
 """The LP audit of a suppression pattern (what tau-Argus, GaussSuppression and G-Confid do).
 
-Write every additive relation of the published table as a linear equation, fix the published cells (or, for a
+Write every relation of the published table as a linear equation (a Total minus its parts equals what it is in
+the true table: 0 when additive, less for counts of distinct children), fix the published cells (or, for a
 rounded rule-set, let each lie within its rounding interval), let every hidden cell vary with x >= its known lower
 bound, and for each hidden cell solve two linear programmes (HiGHS via scipy) for its minimum and maximum.
 A pattern is safe when every hidden cell's feasible interval is at least the rule-set's protection width wide;
@@ -75,13 +76,18 @@ def published_relations(A: sparse.csr_matrix, view: np.ndarray | None) -> sparse
 
 def feasible_intervals(A: sparse.csr_matrix, known: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                        free: np.ndarray, targets: np.ndarray) -> dict[int, tuple[float, float]]:
-    """Min and max of each target cell subject to A x = 0, x fixed to `known` where not free, bounds on free."""
+    """Min and max of each target cell subject to A x = A known (every relation keeps the true table's
+    residual), x fixed to `known` where not free, bounds on free.
+
+    Why the residual: a count of distinct children is not additive (a child in two categories makes a Total
+    smaller than the sum of its parts), so A known is not 0 and "A x = 0" would have no solution. An attacker
+    knows only inequalities there, whose feasible set contains this one, so a width proven here holds for them
+    too; on an additive table the residual is 0 and nothing changes."""
     free_idx = np.flatnonzero(free)
     if free_idx.size == 0:
         return {}
     Af = A[:, free_idx]
-    fixed = np.where(free, 0.0, known)
-    b = -(A @ fixed)
+    b = Af @ np.asarray(known, dtype=float)[free_idx]      # = A known - (the fixed cells' part of it)
     used = np.asarray((Af != 0).sum(axis=1)).ravel() > 0
     Af, b = Af[used], b[used]
     # split into independent components: each LP only sees the cells linked to its target
