@@ -75,19 +75,21 @@ def published_relations(A: sparse.csr_matrix, view: np.ndarray | None) -> sparse
 
 
 def feasible_intervals(A: sparse.csr_matrix, known: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                       free: np.ndarray, targets: np.ndarray) -> dict[int, tuple[float, float]]:
-    """Min and max of each target cell subject to A x = A known (every relation keeps the true table's
-    residual), x fixed to `known` where not free, bounds on free.
+                       free: np.ndarray, targets: np.ndarray,
+                       residual: np.ndarray | None = None) -> dict[int, tuple[float, float]]:
+    """Min and max of each target cell subject to A x = residual (default 0: every relation adds up), x fixed
+    to `known` where not free, bounds on free.
 
-    Why the residual: a count of distinct children is not additive (a child in two categories makes a Total
-    smaller than the sum of its parts), so A known is not 0 and "A x = 0" would have no solution. An attacker
-    knows only inequalities there, whose feasible set contains this one, so a width proven here holds for them
-    too; on an additive table the residual is 0 and nothing changes."""
+    Why audits pass the true table's residual (A v): a count of distinct children is not additive (a child in
+    two categories makes a Total smaller than the sum of its parts), so "A x = 0" would have no solution. An
+    attacker knows only inequalities there, whose feasible set contains this one, so a width proven here holds
+    for them too; on an additive table the residual is 0 and nothing changes."""
     free_idx = np.flatnonzero(free)
     if free_idx.size == 0:
         return {}
     Af = A[:, free_idx]
-    b = Af @ np.asarray(known, dtype=float)[free_idx]      # = A known - (the fixed cells' part of it)
+    fixed = np.where(free, 0.0, known)
+    b = -(A @ fixed) if residual is None else np.asarray(residual, dtype=float) - A @ fixed
     used = np.asarray((Af != 0).sum(axis=1)).ravel() > 0
     Af, b = Af[used], b[used]
     # split into independent components: each LP only sees the cells linked to its target
@@ -175,14 +177,15 @@ def guaranteed_widths(A: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, l
 
 def cell_interval(cell: int, values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
                   rs: RuleSet) -> tuple[float, float]:
-    """The attacker's feasible interval for one hidden cell (published cells held exact: the narrowest case)."""
+    """The attacker's feasible interval for one hidden cell (published cells held exact: the narrowest case);
+    `values` is the true table, whose residuals the relations keep (so counts of distinct children work)."""
     v = np.asarray(values, dtype=float).ravel()
     view = (np.asarray(status) != UNPUBLISHED).ravel()
     hidden = (np.asarray(status) != PUBLISHED).ravel() & view
     lower = np.where(hidden, hidden_lower_bound(rs), 0.0)
     upper = np.full(v.size, np.inf)
     A = published_relations(relation_matrix(np.shape(values), relations), view)
-    return feasible_intervals(A, v, lower, upper, hidden, np.array([cell]))[int(cell)]
+    return feasible_intervals(A, v, lower, upper, hidden, np.array([cell]), residual=A @ v)[int(cell)]
 
 
 def proven_safe(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]],
@@ -202,8 +205,12 @@ def proven_safe(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
 
 def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequence[Relation]], rs: RuleSet,
                 width: float | None = None, full: bool = False, solve: bool = True,
-                unpublished: np.ndarray | None = None) -> list[Finding]:
+                unpublished: np.ndarray | None = None, additive: bool = True) -> list[Finding]:
     """Every hidden cell an attacker can narrow to an interval narrower than the protection width.
+
+    `additive`: every relation adds up (Total = sum of its parts), so hidden cells' values never enter the LP
+    and may be placeholders (an attacker's reconstruction). False: `values` is the true table, whose residuals
+    (counts of distinct children: a Total below the sum of its parts) the relations keep (feasible_intervals).
 
     By default cells that `guaranteed_widths` already proves wide enough skip their two LPs (the proof is a
     feasible segment, so this is sound); `full=True` solves every LP, for independent checking; `solve=False`
@@ -247,7 +254,7 @@ def audit_table(values: np.ndarray, status: np.ndarray, relations: Sequence[Sequ
             return []
         if not solve:
             return [Finding(int(t), float(v[t]), float(v[t]), float(v[t]) + quick[int(t)]) for t in targets]
-    intervals = feasible_intervals(A, v, lower, upper, free, targets)
+    intervals = feasible_intervals(A, v, lower, upper, free, targets, residual=None if additive else A @ v)
     findings = []
     for t in targets:
         lo, hi = intervals[int(t)]
