@@ -1,7 +1,9 @@
-"""Build speed: `python -m dashboard.warehouse.benchmark [--children N] [--authority N] [--repeat R]`.
+"""Build speed: `python -m dashboard.warehouse.benchmark [--children N] [--authority N] [--source DIR] [--repeat R]`.
 
 --children: a large synthetic 903 return (CSV only). --authority: an authority generated in every statutory
 format (903 CSV, CIN census XML, local extracts; the same files as `csc-dashboard bench --scale authority`).
+--source: returns already on disk (e.g. the files --authority generates, kept from an earlier run), built as
+they are, so repeated measurements skip generating them.
 Prints wall and CPU seconds, rows per second and the wall and CPU seconds of each stage (read: decode, check and
 parse the files, while the other returns' record rules run and their tables and derived relations are stored;
 merge: the CIN record rules, the rest of the tables stored; write: the remaining derived relations, checkpoint and
@@ -49,11 +51,15 @@ def main() -> None:
     ap.add_argument("--children", type=int, default=100_000, help="903 CSV return of this many children")
     ap.add_argument("--authority", type=int, default=0,
                     help="instead: an authority of this many simulated children in every format (e.g. 60000)")
+    ap.add_argument("--source", type=Path, default=None, help="instead: build these returns as they are")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="csc-bench-") as tmp:
         src = Path(tmp) / "in"
-        if args.authority:
+        if args.source is not None:
+            src = args.source
+            written = None
+        elif args.authority:
             from dashboard.generate import write_dataset
 
             write_dataset(src, args.authority, 7, range(2020, 2026))

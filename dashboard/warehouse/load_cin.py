@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
+import numpy as np
 import polars as pl
 
 from dashboard.warehouse.dq import DQ, BuildError, Col, clean_columns, parse_date, report_end_before_start
 from dashboard.warehouse.merge import latest_wins
 from dashboard.warehouse.safexml import ParsedXML, local
-from dashboard.warehouse.xmlframe import elements
+from dashboard.warehouse.xmlframe import MAX_DEPTH, elements
 
 ISO = ("%Y-%m-%d",)
 
@@ -110,15 +111,35 @@ class LoaderCIN:
     def finish(self, emit: Callable[[str, pl.DataFrame], None] | None = None) -> dict[str, pl.DataFrame]:
         """The record rules over every census; each table is also handed to emit(name, frame) the moment it is
         final (a build stores it while the rest is worked out)."""
-        dq = self.dq
         out: dict[str, pl.DataFrame] = _Tables(emit)
-        child = latest_wins(self._clean("child"), ["child_id"], "Child", dq, key_label="LAchildID")
+        self._children(out)
+        keys = self._episodes(out)
+        # CP plans first: the derived relations at the end of a build (child_census, then case_list) wait for them
+        cpp = self._sub("cp_plan", "ChildProtectionPlans", "start_date", "end_date", "CPPendDate", "cp_plan_id", keys)
+        out["cp_plan"] = cpp.select("cp_plan_id", "cin_episode_id", "child_id", "start_date", "end_date",
+                                    "initial_category", "latest_category", "previous_cpp")
+        self._assessments_s47(out, keys)
+        plans = self._sub("cin_plan", "CINPlanDates", "start_date", "end_date", "CINPlanEndDate", "cin_plan_id", keys)
+        out["cin_plan"] = plans.select("cin_plan_id", "cin_episode_id", "child_id", "start_date", "end_date")
+        rev = self._clean("cp_review").join(
+            cpp.select(pl.col("_uid").alias("_puid"), "cp_plan_id"), on="_puid", how="inner")
+        out["cp_review"] = rev.select("cp_plan_id", "child_id", "review_date").unique(maintain_order=True).sort(
+            "cp_plan_id", "review_date")
+        order = ("child", "disability", "cin_episode", "assessment", "assessment_factor", "cin_plan", "section47",
+                 "cp_plan", "cp_review")
+        return {name: out[name] for name in order}
+
+    def _children(self, out: dict[str, pl.DataFrame]) -> None:
+        child = latest_wins(self._clean("child"), ["child_id"], "Child", self.dq, key_label="LAchildID")
         out["child"] = child.rename({"_year": "year_cin"}).drop("_file", "_row", "_order")
         dis = self._clean("disability")
         dis = dis.filter(pl.col("_puid").is_in(child["_uid"].implode()))
         out["disability"] = dis.select("child_id", "disability").unique(maintain_order=True).sort(
             "child_id", "disability")
 
+    def _episodes(self, out: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        """cin_episode; returns the episodes' keys (child_id, referral_date, cin_episode_id)."""
+        dq = self.dq
         eps = self._clean("cin_episode")
         eps = report_end_before_start(eps, "CINdetails", "referral_date", "closure_date", "CINreferralDate",
                                       "CINclosureDate", dq)
@@ -131,40 +152,33 @@ class LoaderCIN:
         out["cin_episode"] = eps.select("cin_episode_id", "child_id", "referral_date", "referral_source",
                                         "primary_need", "closure_date", "closure_reason", "referral_nfa",
                                         "census_year")
-        keys = eps.select("child_id", "referral_date", "cin_episode_id")
+        return eps.select("child_id", "referral_date", "cin_episode_id")
 
-        def sub(record: str, xml_name: str, start: str, end: str | None, end_src: str | None, id_name: str):
-            df = self._clean(record)
-            if end:
-                df = report_end_before_start(df, xml_name, start, end, SPECS[record][0].src, end_src, dq)
-            # sub-records of an episode that was dropped go with it (the episode's own DQ row says why)
-            df = df.join(keys, on=["child_id", "referral_date"], how="inner")
-            df = latest_wins(df, ["cin_episode_id", start], xml_name, dq, key_label=f"episode+{SPECS[record][0].src}")
-            df = df.sort("cin_episode_id", start).with_row_index(id_name, offset=1).with_columns(
-                pl.col(id_name).cast(pl.Int32))
-            return df
+    def _sub(self, record: str, xml_name: str, start: str, end: str | None, end_src: str | None, id_name: str,
+             keys: pl.DataFrame) -> pl.DataFrame:
+        """A record within an episode: latest wins per episode and start date, numbered in that order."""
+        dq = self.dq
+        df = self._clean(record)
+        if end:
+            df = report_end_before_start(df, xml_name, start, end, SPECS[record][0].src, end_src, dq)
+        # sub-records of an episode that was dropped go with it (the episode's own DQ row says why)
+        df = df.join(keys, on=["child_id", "referral_date"], how="inner")
+        df = latest_wins(df, ["cin_episode_id", start], xml_name, dq, key_label=f"episode+{SPECS[record][0].src}")
+        return df.sort("cin_episode_id", start).with_row_index(id_name, offset=1).with_columns(
+            pl.col(id_name).cast(pl.Int32))
 
-        ass = sub("assessment", "Assessments", "start_date", "authorisation_date", "AssessmentAuthorisationDate",
-                  "assessment_id")
+    def _assessments_s47(self, out: dict[str, pl.DataFrame], keys: pl.DataFrame) -> None:
+        ass = self._sub("assessment", "Assessments", "start_date", "authorisation_date",
+                        "AssessmentAuthorisationDate", "assessment_id", keys)
         out["assessment"] = ass.select("assessment_id", "cin_episode_id", "child_id", "start_date",
                                        "internal_review_date", "authorisation_date")
         fac = self._clean("assessment_factor").join(
             ass.select(pl.col("_uid").alias("_puid"), "assessment_id"), on="_puid", how="inner")
         out["assessment_factor"] = fac.select("assessment_id", "child_id", "factor").unique(
             maintain_order=True).sort("assessment_id", "factor")
-        plans = sub("cin_plan", "CINPlanDates", "start_date", "end_date", "CINPlanEndDate", "cin_plan_id")
-        out["cin_plan"] = plans.select("cin_plan_id", "cin_episode_id", "child_id", "start_date", "end_date")
-        s47 = sub("section47", "Section47", "start_date", None, None, "s47_id")
+        s47 = self._sub("section47", "Section47", "start_date", None, None, "s47_id", keys)
         out["section47"] = s47.with_columns(pl.col("icpc_not_required").fill_null(False)).select(
             "s47_id", "cin_episode_id", "child_id", "start_date", "icpc_target", "icpc_date", "icpc_not_required")
-        cpp = sub("cp_plan", "ChildProtectionPlans", "start_date", "end_date", "CPPendDate", "cp_plan_id")
-        out["cp_plan"] = cpp.select("cp_plan_id", "cin_episode_id", "child_id", "start_date", "end_date",
-                                    "initial_category", "latest_category", "previous_cpp")
-        rev = self._clean("cp_review").join(
-            cpp.select(pl.col("_uid").alias("_puid"), "cp_plan_id"), on="_puid", how="inner")
-        out["cp_review"] = rev.select("cp_plan_id", "child_id", "review_date").unique(maintain_order=True).sort(
-            "cp_plan_id", "review_date")
-        return dict(out)
 
 
 class _Tables(dict):
@@ -357,6 +371,31 @@ def _transitions() -> tuple[dict[int, int], dict[int, str]]:
 
 
 _STEP, _NOTED = _transitions()
+#: the same as arrays: _STEP_TABLE[parent state * 256 + tag code] is the state (-1: no transition), and
+#: _NOTED_TABLE[state] whether an unknown child of an element in that state is noted
+_STEP_TABLE = np.full(256 * 256, -1, dtype=np.int32)
+_STEP_TABLE[list(_STEP)] = list(_STEP.values())
+_NOTED_TABLE = np.zeros(256, dtype=bool)
+_NOTED_TABLE[list(_NOTED)] = True
+
+
+class _Lookup:
+    """Values keyed by element number (each key once): `take` is a left join on the key, as a gather."""
+
+    def __init__(self, owners: np.ndarray, values: pl.Series) -> None:
+        # usually in document order already (a record's fields come in the order of the records)
+        self.order = None if (owners[1:] > owners[:-1]).all() else np.argsort(owners, kind="stable")
+        self.sorted = owners if self.order is None else owners[self.order]
+        self.values = values
+
+    def take(self, keys: np.ndarray, name: str) -> pl.Series:
+        """The value for each of `keys`, null where there is none."""
+        if not len(self.sorted):
+            return pl.Series(name, [None] * len(keys), dtype=self.values.dtype)
+        pos = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
+        hit = self.sorted[pos] == keys
+        idx = pl.Series(np.where(hit, pos if self.order is None else self.order[pos], 0))
+        return self.values.gather(idx.set(pl.Series(~hit), None) if not hit.all() else idx).alias(name)
 
 
 def read_fast(name: str, data: bytes, order: int) -> CinFile | None:
@@ -385,63 +424,83 @@ def read_fast(name: str, data: bytes, order: int) -> CinFile | None:
 
     # states, one depth at a time; only the first ChildIdentifiers / ChildCharacteristics of a child counts
     el = el.with_columns(col("tag").replace_strict(_CODE, default=0, return_dtype=pl.Int32).alias("code"))
-    state = pl.Series("st", [], pl.Int32).extend_constant(_IGN, el.height)
-    state.scatter(children, _CHILDREN)
-    for depth, level in sorted(el.filter(col("depth").is_between(3, 7)).select(
-            "i", "depth", "parent", "code", "a3").partition_by("depth", as_dict=True).items()):
-        ps = state.gather(level["parent"])
-        key = (ps * 256 + level["code"]).cast(pl.Int32)
-        to = key.replace_strict(list(_STEP), list(_STEP.values()), default=None, return_dtype=pl.Int32)
+    code, depth = el["code"].to_numpy(), el["depth"].to_numpy()
+    parent, a3 = el["parent"].fill_null(0).to_numpy(), el["a3"].fill_null(-1).to_numpy()
+    state = np.full(el.height, _IGN, dtype=np.int32)
+    state[children] = _CHILDREN
+    for d in range(3, MAX_DEPTH + 1):
+        at = np.flatnonzero(depth == d)
+        ps = state[parent[at]]
+        to = _STEP_TABLE[ps * 256 + code[at]]
         # every child of Disabilities is a disability, whatever its tag (as the tree reader takes them)
-        new = level.select(pl.when(ps == _DISBOX).then(_DIS).when(to.is_not_null()).then(to)
-                           .when(ps.is_in(list(_NOTED))).then(_NOTE).otherwise(_IGN).cast(pl.Int32))
-        if depth[0] == 4:
-            parts = level.with_columns(new.to_series().alias("st")).filter(col("st").is_in([_IDS, _CHARS]))
-            later = parts.filter(col("i") != col("i").min().over("a3", "st"))["i"]
-            new = level.select(pl.when(col("i").is_in(later.implode())).then(_IGN).otherwise(new.to_series())
-                               .cast(pl.Int32))
-        state.scatter(level["i"], new.to_series())
-    el = el.with_columns(state, state.gather(el["parent"].fill_null(0)).alias("pst"))
+        new = np.where(ps == _DISBOX, _DIS, np.where(to >= 0, to, np.where(_NOTED_TABLE[ps], _NOTE, _IGN)))
+        if d == 4:
+            part = np.flatnonzero((new == _IDS) | (new == _CHARS))
+            _u, first = np.unique(a3[at[part]] * 256 + new[part], return_index=True)  # in document order
+            later = np.ones(len(part), dtype=bool)
+            later[first] = False
+            new[part[later]] = _IGN
+        state[at] = new
+    pst = state[parent]
+    el = el.with_columns(pl.Series("st", state), pl.Series("pst", pst))
     book = [pl.lit(name, pl.Utf8).alias("_file"), pl.lit(order, pl.Int64).alias("_order"),
             pl.lit(year, pl.Int32).alias("_year")]
     st = col("st")
+    # the columns records are made of, picked by element number (NumPy masks: no pass over the text columns)
+    slim = el.select("i", "a3", "a4", "a5", col("line").alias("_row"))
+    a4, a5 = el["a4"].fill_null(-1).to_numpy(), el["a5"].fill_null(-1).to_numpy()
     # field values: owner = the record element; later values win, identifiers before characteristics
-    owner = (pl.when(st == _FCHILD).then(col("a3")).when(st == _FEP).then(col("a4")).otherwise(col("a5"))
-             .alias("owner"))
-    fields = el.filter(st.is_in([_FCHILD, _FEP, *_BFIELD.values()])).select(
-        owner, "code", "text", (col("i") + pl.when(col("pst") == _CHARS).then(1 << 40).otherwise(0)).alias("k"))
-    fields = fields.with_columns((col("owner") * 256 + col("code")).alias("key"))
-    if fields["key"].n_unique() < fields.height:  # a repeated field: keep the last
-        fields = fields.sort("k").unique("key", keep="last")
-    by_code = {k[0]: f for k, f in fields.partition_by("code", as_dict=True).items()}
-    cid = el.filter((st == _FCHILD) & (col("pst") == _IDS) & (col("tag") == "LAchildID")).group_by(
-        "a3").agg(col("text").first().alias("LAchildID"))
+    fi = np.flatnonzero(np.isin(state, [_FCHILD, _FEP, *_BFIELD.values()]))
+    fst = state[fi]
+    f_owner = np.where(fst == _FCHILD, a3[fi], np.where(fst == _FEP, a4[fi], a5[fi]))
+    f_code = code[fi]
+    key = f_owner * 256 + f_code
+    if pl.Series(key).n_unique() < len(key):  # a repeated field: keep the last
+        k = fi + np.where(pst[fi] == _CHARS, 1 << 40, 0)
+        by_k = np.argsort(k, kind="stable")[::-1]           # the last first
+        _u, last = np.unique(key[by_k], return_index=True)
+        fi, f_owner, f_code = fi[by_k[last]], f_owner[by_k[last]], f_code[by_k[last]]
+    f_text = el["text"].gather(pl.Series(fi))
+    by_code = {}
+    codes = f_code.astype(np.uint8)                         # < 256 (_CODE): a stable sort of bytes is a radix sort
+    grouped, counts = np.argsort(codes, kind="stable"), np.bincount(codes, minlength=256)
+    ends = np.cumsum(counts)
+    for c in np.flatnonzero(counts):                        # each tag's fields, in document order
+        sel = grouped[ends[c] - counts[c]:ends[c]]
+        by_code[int(c)] = _Lookup(f_owner[sel], f_text.gather(pl.Series(sel)))
+    ids = np.flatnonzero((state == _FCHILD) & (pst == _IDS) & (code == _CODE["LAchildID"]))
+    _u, first = np.unique(a3[ids], return_index=True)     # a child's first LAchildID
+    cid = _Lookup(a3[ids[first]], el["text"].gather(pl.Series(ids[first])))
 
-    def record(state: int, key: str, names: list[str]) -> pl.DataFrame:
-        f = el.filter(st == state).select("i", "a3", "a4", "a5", col("line").alias("_row"))
-        for c in names:
-            got = by_code.get(_CODE[c])
-            f = f.with_columns(pl.lit(None, pl.Utf8).alias(c)) if got is None else f.join(
-                got.select(col("owner").alias(key), col("text").alias(c)), on=key, how="left")
-        return f
+    def record(state_: int, names: list[str]) -> pl.DataFrame:
+        """The elements in `state_`, with the text of each field in `names` (null when absent)."""
+        at = np.flatnonzero(state == state_)
+        return slim[at].with_columns([by_code[_CODE[c]].take(at, c) if _CODE[c] in by_code
+                                      else pl.lit(None, pl.Utf8).alias(c) for c in names])
+
+    def leaves(state_: int, value: str, parent_col: str) -> pl.DataFrame:
+        """Elements in `state_` that are one value each (disabilities, factors, reviews), with their child and
+        the surrogate id of the record they belong to."""
+        at = np.flatnonzero(state == state_)
+        return slim[at].select(cid.take(a3[at], "LAchildID"), el["text"].gather(pl.Series(at)).alias(value), *book,
+                               "_row", (col(parent_col) + uid0).alias("_puid"))
 
     frames: dict[str, pl.DataFrame] = {}
-    child = record(_CHILD, "i", CHILD_FIELDS).with_columns(pl.coalesce("Sex", "GenderCurrent").alias("Sex"))
+    child = record(_CHILD, CHILD_FIELDS).with_columns(pl.coalesce("Sex", "GenderCurrent").alias("Sex"))
     frames["child"] = child.select(*CHILD_FIELDS, *book, "_row", (col("i") + uid0).alias("_uid"))
-    eps = record(_EP, "i", EPISODE_FIELDS).join(cid, on="a3", how="left")
+    eps = record(_EP, EPISODE_FIELDS)
+    eps = eps.with_columns(cid.take(eps["a3"].to_numpy(), "LAchildID"))
     frames["cin_episode"] = eps.select("LAchildID", *EPISODE_FIELDS, *book, "_row")
-    refs = eps.select(col("i").alias("a4"), col("CINreferralDate").alias("_refraw"))
-    dis = el.filter(st == _DIS).join(cid, on="a3", how="left")
-    frames["disability"] = dis.select("LAchildID", col("text").alias("Disability"), *book, col("line").alias("_row"),
-                                      (col("a3") + uid0).alias("_puid"))
+    refs = _Lookup(eps["i"].to_numpy(), eps["CINreferralDate"])
+    frames["disability"] = leaves(_DIS, "Disability", "a3")
     for block, (rec, names) in BLOCKS.items():
-        brow = record(_BLOCK[block], "i", names).join(cid, on="a3", how="left").join(refs, on="a4", how="left")
+        brow = record(_BLOCK[block], names)
+        brow = brow.with_columns(cid.take(brow["a3"].to_numpy(), "LAchildID"),
+                                 refs.take(brow["a4"].to_numpy(), "_refraw"))
         frames[rec] = brow.select("LAchildID", *names, *book, "_row", (col("i") + uid0).alias("_uid"), "_refraw")
         if block in NESTED:
             sub, leaf = _LEAF_TAG[block]
-            items = el.filter(st == _LEAF[block]).join(cid, on="a3", how="left")
-            frames[sub] = items.select("LAchildID", col("text").alias(leaf), *book, col("line").alias("_row"),
-                                       (col("a5") + uid0).alias("_puid"))
+            frames[sub] = leaves(_LEAF[block], leaf, "a5")
     frames = {r: f.select([(col(c) if c in f.columns else pl.lit(None, t)).cast(t).alias(c) for c, t in
                            {**dict.fromkeys(RECORD_COLS[r], pl.Utf8), **BOOKKEEPING}.items()])
               for r, f in frames.items() if f.height}

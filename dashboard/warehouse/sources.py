@@ -109,7 +109,7 @@ def read_source(path: Path, dq: DQ) -> SourceFile:
         sf.kind = "xml"
         return sf
     sf.text = decode_text(name, data, dq)
-    first = sf.text.split("\n", 1)[0].strip("\r")
+    first = _first_line(sf.text).strip("\r")
     cells = [c.strip().strip('"').strip() for c in next(csv.reader([first]))]
     sf.header = cells
     up = [c.upper() for c in cells]
@@ -165,28 +165,39 @@ def decode_text(name: str, data: bytes, dq: DQ) -> str:
     return text
 
 
+def _first_line(text: str) -> str:
+    """The text up to its first line break (without copying the rest, as split would)."""
+    end = text.find("\n")
+    return text if end < 0 else text[:end]
+
+
 def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: bool) -> pl.DataFrame:
     """All cells as text, plus _file and _row (1-based data row = file line - 1). Short rows are padded with
     blanks (rule short_row), long rows cut (rule long_row), blank lines skipped.
 
     Fast path: Polars' CSV reader on the non-blank lines, field counts from separator counts. A file with a
     quoted field spanning lines takes the slower csv-module path (same results)."""
-    header = next(csv.reader([sf.text.split("\n", 1)[0]]))
+    header = next(csv.reader([_first_line(sf.text)]))
     names = [(h.strip().lstrip("\ufeff").strip().upper() if upper else h.strip().lstrip("\ufeff").strip().lower())
              for h in header]
     lines = pl.DataFrame({"line": pl.Series([sf.text]).str.split("\n").explode()}).with_row_index("_row").slice(1)
     total = lines.height
-    lines = lines.with_columns(pl.col("line").str.strip_suffix("\r")).filter(pl.col("line").str.strip_chars() != "")
+    if "\r" in sf.text:
+        lines = lines.with_columns(pl.col("line").str.strip_suffix("\r"))
+    lines = lines.filter(pl.col("line").str.strip_chars() != "")
     no_blanks = lines.height == total or (lines.height == total - 1 and sf.text.endswith("\n"))
-    quotes = lines["line"].str.count_matches('"', literal=True)
-    if (quotes % 2 != 0).any():
-        return _read_csv_slow(sf, names, columns, record, dq)
     width = len(names)
-    plain = lines.filter(quotes == 0).select("_row", (pl.col("line").str.count_matches(",", literal=True) + 1)
-                                             .alias("_n"))
-    quoted = lines.filter(quotes > 0)
-    counts = pl.concat([plain, pl.DataFrame({"_row": quoted["_row"], "_n": [
-        len(next(csv.reader([x]))) for x in quoted["line"]]}, schema={"_row": pl.UInt32, "_n": pl.UInt32})])
+    fields = (pl.col("line").str.count_matches(",", literal=True) + 1).alias("_n")
+    if '"' not in sf.text:  # the usual export: no quoted field, so a row's fields are its commas + 1
+        counts = lines.select("_row", fields)
+    else:
+        quotes = lines["line"].str.count_matches('"', literal=True)
+        if (quotes % 2 != 0).any():
+            return _read_csv_slow(sf, names, columns, record, dq)
+        plain = lines.filter(quotes == 0).select("_row", fields)
+        quoted = lines.filter(quotes > 0)
+        counts = pl.concat([plain, pl.DataFrame({"_row": quoted["_row"], "_n": [
+            len(next(csv.reader([x]))) for x in quoted["line"]]}, schema={"_row": pl.UInt32, "_n": pl.UInt32})])
     for n, count in counts.filter(pl.col("_n") != width).sort("_row").iter_rows():
         _ragged(sf, dq, record, names, n, count)
     index = [names.index(c) for c in columns]

@@ -3,8 +3,10 @@
 A build's tables become final at different times (the SSDA903 and local tables while the CIN censuses are still
 being read; the CIN tables and `child` last). The writers store each one as soon as it is final, two inserts at a
 time on cursors of their own, and tell the scheduler; the scheduler stores each derived relation (derived.sql) as soon
-as every table and relation it reads is stored, two at a time on cursors of their own (each is mostly one DuckDB
-thread), so they overlap the reading and cleaning still going on.
+as every table and relation it reads is stored, two at a time on cursors of their own (the build's connection runs
+each statement on one DuckDB thread), so they overlap the reading and cleaning still going on. When several are
+ready, the one heading the longest chain of relations still to run goes first (critical_path), so the build does
+not end waiting on one long relation.
 
 Same content as storing them one after another at the end: a relation is computed only once everything it reads
 is complete (what it reads is worked out from the text of its view and of the macros that view calls,
@@ -26,7 +28,7 @@ from dashboard.warehouse.dq import BuildError
 
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 
-#: derived relations stored at once (each is mostly one DuckDB thread; the machines have 2 cores)
+#: derived relations stored at once (each one DuckDB thread; the machines have 2 cores)
 DERIVERS = 2
 
 
@@ -68,16 +70,28 @@ def derived_needs(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return needs
 
 
-def _dependents(needs: dict[str, set[str]], name: str) -> set[str]:
-    """The derived relations that read `name`, directly or through others."""
-    out: set[str] = set()
-    todo = [name]
-    while todo:
-        current = todo.pop()
-        for other, wanted in needs.items():
-            if current in wanted and other not in out:
-                out.add(other)
-                todo.append(other)
+#: CPU seconds of each derived relation at authority scale (60,000 children; one DuckDB thread), for choosing
+#: what to start first; only their proportions matter, and a relation not listed counts as COST_UNKNOWN
+COST = {"stitched_episode": 0.05, "placement_episode": 0.03, "team_spell": 0.09, "referral": 0.18,
+        "census_span": 0.004, "child_census": 0.11, "case_list": 0.37, "cin_episode_flow": 0.04, "child_day": 0.1,
+        "assessment_span": 0.08}
+COST_UNKNOWN = 0.1
+
+
+def critical_path(needs: dict[str, set[str]]) -> dict[str, float]:
+    """For each derived relation: its cost plus the longest chain of relations that wait for it (the time from
+    starting it to the end of the last relation that depends on it, with no waiting)."""
+    out: dict[str, float] = {}
+
+    def length(name: str, seen: frozenset[str]) -> float:
+        if name not in out:
+            after = [length(other, seen | {name}) for other, wanted in needs.items()
+                     if name in wanted and other not in seen]
+            out[name] = COST.get(name, COST_UNKNOWN) + max(after, default=0.0)
+        return out[name]
+
+    for name in needs:
+        length(name, frozenset())
     return out
 
 
@@ -95,8 +109,9 @@ class Storer:
         self.writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build-writer")
         self.deriver = ThreadPoolExecutor(max_workers=DERIVERS, thread_name_prefix="build-derive")
         self.running = 0
-        # what to start first when several relations are ready: those more relations wait for (transitively)
-        self.waited_for = {name: len(_dependents(needs, name)) for name in needs}
+        # what to start first when several relations are ready: the one at the head of the longest chain still
+        # to run (so the build does not end with one long relation on one core)
+        self.priority = critical_path(needs)
         self.local = threading.local()
         self.cursors: list[duckdb.DuckDBPyConnection] = []
         self.inserts: list[Future] = []
@@ -134,7 +149,7 @@ class Storer:
                 return
             ready = [n for n in derived.DERIVED if n in self.needs and n not in self.started
                      and self.needs[n] <= self.stored]
-            ready.sort(key=lambda n: -self.waited_for[n])  # stable: ties keep derived.sql's order
+            ready.sort(key=lambda n: -self.priority[n])  # stable: ties keep derived.sql's order
             for name in ready[:max(0, DERIVERS - self.running)]:
                 self.started.add(name)
                 self.running += 1

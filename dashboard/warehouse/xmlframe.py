@@ -3,8 +3,8 @@
 Only for documents that `safexml.check_xml` has already accepted (well-formed, no DTD, so no entities beyond the
 five predefined ones and character references). The document is split at every `<`; each piece is a tag and
 the character data after it. Depth comes from a running count of start and end tags, each element's line from a
-running count of line breaks before its `<` (the line expat and the tree reader report), and the enclosing
-element at every depth from a forward fill, so records can be assembled with joins.
+running count of line breaks before its `<` (the line the tree reader reports), and the enclosing
+element at every depth from a forward fill, so records can be assembled by element number.
 
 `elements` returns None for anything it does not handle exactly as the tree reader would (comments, CDATA,
 processing instructions after the XML declaration, namespace prefixes, an encoding other than UTF-8/ASCII,
@@ -28,7 +28,7 @@ _DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);")
 _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 #: a start tag with attributes: an unprefixed name, then unprefixed name="value" pairs, values without `>`
-#: (a prefix anywhere needs the tree reader's namespace handling, which can refuse what plain expat accepts)
+#: (a prefix anywhere needs the tree reader's namespace handling, which can refuse what the gate accepts)
 _ATTRS = re.compile(r"""[^\s/:"'=]+(?:\s+[^\s=/:"']+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*\s*/?""")
 #: namespace names that namespace-aware parsing refuses as a default namespace
 _ODD_CHARS = " \t\n\"':"
@@ -84,11 +84,14 @@ def elements(data: bytes) -> pl.DataFrame | None:
     if not len(lt):
         return None
     gts = where(62)
-    at = np.searchsorted(gts, lt)
-    if at[-1] >= len(gts):
-        return None
-    gt = gts[at]                                        # the first ">" after each "<"
     nxt = np.append(lt[1:], len(body))                  # where the piece ends (the next "<")
+    if len(gts) == len(lt) and (gts > lt).all() and (gts < nxt).all():
+        gt = gts                                        # one ">" per "<", each before the next "<" (the usual case)
+    else:
+        at = np.searchsorted(gts, lt)
+        if at[-1] >= len(gts):
+            return None
+        gt = gts[at]                                    # the first ">" after each "<"
     first = buf[np.minimum(lt + 1, len(body) - 1)]
     # comments, CDATA sections and processing instructions change what an element's text is; a "<" before
     # the tag's ">" is one of those (or not XML at all)
@@ -98,12 +101,12 @@ def elements(data: bytes) -> pl.DataFrame | None:
     empty = ~end & (buf[gt - 1] == 47) & (gt - 1 > lt)  # "<x/>": its first "/>" ends the tag
     step = np.where(end, -1, np.where(empty, 0, 1)).astype(np.int32)
     depth_all = np.cumsum(step, dtype=np.int32) - step + 1
-    line_all = np.searchsorted(where(10), lt).astype(np.int64) + 1 + prolog_lines
-    amps = where(38)
-    amp_all = np.searchsorted(amps, nxt) > np.searchsorted(amps, lt)
     keep = ~end
     lt, gt, nxt = lt[keep], gt[keep], nxt[keep]
     depth, step = depth_all[keep], step[keep]
+    line = np.searchsorted(where(10), lt).astype(np.int64) + 1 + prolog_lines
+    amps = where(38)
+    amp = np.flatnonzero(np.searchsorted(amps, nxt) > np.searchsorted(amps, lt)) if len(amps) else amps
     n = len(lt)
     i = np.arange(n, dtype=np.int64)
     tag_end = gt - (step == 0)                          # before the "/" of "<x/>"
@@ -116,17 +119,20 @@ def elements(data: bytes) -> pl.DataFrame | None:
     bounds[2:-1:4] = gt + 1
     bounds[3:-1:4] = nxt
     bounds[-1] = len(body)
-    pieces = pl.from_arrow(pa.LargeStringArray.from_buffers(4 * n, pa.py_buffer(bounds), pa.py_buffer(body)))
+    # as string views (Arrow's cast runs outside the interpreter lock), which Polars takes without a copy: from
+    # offsets it would copy every piece holding the lock
+    pieces = pl.from_arrow(pa.LargeStringArray.from_buffers(4 * n, pa.py_buffer(bounds), pa.py_buffer(body))
+                           .cast(pa.string_view()))
     # enclosing[k - 1]: the last element at depth k so far (-1: none yet)
-    enclosing = np.stack([np.maximum.accumulate(np.where(depth == k, i, -1)) for k in range(1, MAX_DEPTH)])
+    enclosing = _enclosing(depth, n)
     ok = (depth >= 2) & (depth <= MAX_DEPTH)
-    parent = np.where(ok, enclosing[np.clip(depth - 2, 0, MAX_DEPTH - 2), i], -1)
+    parent = np.where(ok, enclosing[np.clip(depth - 2, 0, MAX_DEPTH - 2), i], np.int32(-1))
     parents = [_filled(enclosing[k - 1], f"a{k}") for k in range(1, MAX_DEPTH)]
     text = pieces.gather(4 * i + 2).str.strip_chars()
     if (step == 0).any():  # an empty element has no text: what follows `<x/>` is the next element's business
         text = text.set(pl.Series(step == 0), "")
     el = pl.DataFrame([pl.Series("i", i), pl.Series("depth", depth), pieces.gather(4 * i).alias("tag"),
-                       pl.Series("line", line_all[keep]), text.alias("text"), *parents, _filled(parent, "parent")])
+                       pl.Series("line", line), text.alias("text"), *parents, _filled(parent, "parent")])
     # a tag holding white space, quotes or a colon has attributes or a prefix: check it is plain name="value"
     # pairs and keep the name (looked at once per distinct tag: a census has a few dozen)
     odd_tags = [t for t in el["tag"].unique() if any(ch in t for ch in _ODD_CHARS)]
@@ -140,7 +146,6 @@ def elements(data: bytes) -> pl.DataFrame | None:
         tags = el["tag"].clone()
         tags.scatter(odd, names)
         el = el.with_columns(tags)
-    amp = np.flatnonzero(amp_all[keep])
     if len(amp):
         texts = el["text"].clone()
         texts.scatter(amp, [_unescape(t).strip() for t in texts.gather(amp)])
@@ -148,7 +153,27 @@ def elements(data: bytes) -> pl.DataFrame | None:
     return el
 
 
+def _enclosing(depth: np.ndarray, n: int) -> np.ndarray:
+    """Row k - 1: for each element, the last element at depth k up to it (itself at its own depth; -1: none yet).
+    The elements at each depth come from one stable sort of the depths; each row repeats them over the elements
+    up to the next one at that depth."""
+    out = np.empty((MAX_DEPTH - 1, n), dtype=np.int32)
+    levels = np.clip(depth, 0, MAX_DEPTH + 1).astype(np.uint8)   # a stable sort of bytes is a radix sort
+    by_depth = np.argsort(levels, kind="stable").astype(np.int32)
+    counts = np.bincount(levels, minlength=MAX_DEPTH + 2)
+    ends = np.cumsum(counts)
+    for k in range(1, MAX_DEPTH):
+        at = by_depth[ends[k] - counts[k]:ends[k]]      # the elements at depth k, in document order
+        row = out[k - 1]
+        if not len(at):
+            row[:] = -1
+            continue
+        row[:at[0]] = -1
+        row[at[0]:] = np.repeat(at, np.diff(np.append(at, n)))
+    return out
+
+
 def _filled(values: np.ndarray, name: str) -> pl.Series:
     """A column of element numbers, null where negative (no such enclosing element)."""
-    out = pl.Series(name, values)
+    out = pl.Series(name, values, dtype=pl.Int64)
     return out if values.min(initial=0) >= 0 else out.set(out < 0, None)
