@@ -400,9 +400,13 @@ def _create(tmp: Path) -> Storer:
     # published is as durable as before.
     # threads 1: the build already runs two inserts and two derived relations at once beside the readers; a
     # second DuckDB thread per statement only added coordination (about 6% more CPU, no shorter wall time).
+    # checkpoint_threshold 4MB (DuckDB's default 16MB): an automatic checkpoint runs on the commit that finds the
+    # log past it with no other write under way, and holds up every other commit meanwhile; smaller and more
+    # often, they are done while the censuses are read instead of in the middle of the CIN tables' inserts
+    # (the build's longest chain), about 0.05 s sooner at authority scale. The file holds the same either way.
     con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
                                            "autoload_known_extensions": False,
-                                           "fsync_mode": "none", "threads": 1})
+                                           "fsync_mode": "none", "threads": 1, "checkpoint_threshold": "4MB"})
     try:
         db.create_schema(con)
         return _storer(con)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from dashboard.warehouse.dq import DQ, BuildError
@@ -180,13 +181,21 @@ def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: boo
     header = next(csv.reader([_first_line(sf.text)]))
     names = [(h.strip().lstrip("\ufeff").strip().upper() if upper else h.strip().lstrip("\ufeff").strip().lower())
              for h in header]
+    width = len(names)
+    if '"' not in sf.text and "\r" not in sf.text:
+        raw = sf.text.encode("utf-8")
+        fields = _plain_fields(raw)
+        if fields is not None:  # the usual export, every line counted on the bytes (no frame of lines)
+            for n in np.flatnonzero(fields != width):
+                _ragged(sf, dq, record, names, int(n) + 1, int(fields[n]))
+            return _frame(sf, raw[raw.index(b"\n") + 1:] if len(fields) else b"", names, columns, record, dq,
+                          pl.int_range(1, len(fields) + 1, dtype=pl.Int64, eager=True))
     lines = pl.DataFrame({"line": pl.Series([sf.text]).str.split("\n").explode()}).with_row_index("_row").slice(1)
     total = lines.height
     if "\r" in sf.text:
         lines = lines.with_columns(pl.col("line").str.strip_suffix("\r"))
     lines = lines.filter(pl.col("line").str.strip_chars() != "")
     no_blanks = lines.height == total or (lines.height == total - 1 and sf.text.endswith("\n"))
-    width = len(names)
     fields = (pl.col("line").str.count_matches(",", literal=True) + 1).alias("_n")
     if '"' not in sf.text:  # the usual export: no quoted field, so a row's fields are its commas + 1
         counts = lines.select("_row", fields)
@@ -200,23 +209,57 @@ def read_csv(sf: SourceFile, columns: list[str], record: str, dq: DQ, upper: boo
             len(next(csv.reader([x]))) for x in quoted["line"]]}, schema={"_row": pl.UInt32, "_n": pl.UInt32})])
     for n, count in counts.filter(pl.col("_n") != width).sort("_row").iter_rows():
         _ragged(sf, dq, record, names, n, count)
-    index = [names.index(c) for c in columns]
-    sf.rows = lines.height
     if not lines.height:
-        dq.add(sf.name, None, record, None, "no_rows", None, "kept", "file has a header row but no data rows")
-        return pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in columns}).with_columns(
-            pl.lit(sf.name).alias("_file"), pl.Series("_row", [], dtype=pl.Int64))
-    if no_blanks:  # the file as it is, minus its header line (the usual case: no copy of the lines)
+        body = b""
+    elif no_blanks:  # the file as it is, minus its header line (the usual case: no copy of the lines)
         body = sf.text.encode("utf-8")
         body = body[body.index(b"\n") + 1:]
     else:
         body = lines["line"].str.join("\n").item().encode("utf-8")
-    positional = [f"c{i}" for i in range(width)]
+    return _frame(sf, body, names, columns, record, dq, lines["_row"].cast(pl.Int64))
+
+
+def _frame(sf: SourceFile, body: bytes, names: list[str], columns: list[str], record: str, dq: DQ,
+           rows: pl.Series) -> pl.DataFrame:
+    """The data lines `body` (`rows` of them, numbered `rows`) as text columns `columns`, with _file and _row."""
+    index = [names.index(c) for c in columns]
+    sf.rows = len(rows)
+    if not len(rows):
+        dq.add(sf.name, None, record, None, "no_rows", None, "kept", "file has a header row but no data rows")
+        return pl.DataFrame({c: pl.Series(c, [], dtype=pl.Utf8) for c in columns}).with_columns(
+            pl.lit(sf.name).alias("_file"), pl.Series("_row", [], dtype=pl.Int64))
+    positional = [f"c{i}" for i in range(len(names))]
     df = pl.read_csv(io.BytesIO(body), has_header=False, schema={c: pl.Utf8 for c in positional},
                      truncate_ragged_lines=True, quote_char='"', missing_columns="insert",
                      extra_columns="ignore")
-    df = df.select([pl.col(f"c{i}").alias(c) for i, c in zip(index, columns, strict=True)])
-    return df.with_columns(pl.lit(sf.name).alias("_file"), lines["_row"].cast(pl.Int64).alias("_row"))
+    return df.select([pl.col(f"c{i}").alias(c) for i, c in zip(index, columns, strict=True)]
+                     + [pl.lit(sf.name).alias("_file"), rows.alias("_row")])
+
+
+#: a byte that makes a line not blank to Polars' strip_chars: ASCII and not white space (Rust's char::is_whitespace)
+_SOLID = re.compile(rb"[\x00-\x08\x0e-\x1f\x21-\x7f]")
+
+
+def _plain_fields(raw: bytes) -> np.ndarray | None:
+    """Field counts of the data lines of a CSV text without quotes or carriage returns, when no data line is
+    blank (bar an empty one after the last line break): each line's commas + 1, worked out on the bytes. None
+    when some line may be blank (all white space, or bytes beyond ASCII that might be), for the general path."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    breaks = np.flatnonzero(buf == 10)
+    if not len(breaks):
+        return np.zeros(0, dtype=np.int64)          # a header alone
+    starts = breaks + 1                             # data line k: starts[k] up to ends[k]
+    ends = np.append(breaks[1:], len(buf))
+    if ends[-1] == starts[-1]:        # the empty "line" after a final line break
+        starts, ends = starts[:-1], ends[:-1]
+    commas = np.flatnonzero(buf == 44)
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    # a line with a comma is not blank; one without is looked at (a line of non-breaking spaces is blank to
+    # strip_chars: anything without an ASCII byte that is not white space goes the general way)
+    for k in np.flatnonzero(fields == 1):
+        if not _SOLID.search(raw, int(starts[k]), int(ends[k])):
+            return None
+    return fields
 
 
 def _ragged(sf: SourceFile, dq: DQ, record: str, names: list[str], n: int, count: int) -> None:
