@@ -292,10 +292,12 @@ def test_protect_command_keeps_every_page_cube_so_a_later_query_does_not_protect
     r = CliRunner().invoke(app, [*base, "protect", "--no-progress", "--queries", str(q)])
     assert r.exit_code == 0, r.output
     # one aggregate query in one census year x the three (rule-set, population) pairs the grants use
-    assert "Protected 3 cubes" in r.stdout
+    assert "Protected 3 cubes" in r.stdout and "(3 worked out now" in r.stdout
     assert len(kept_files(wh)) == 3
     assert not (tmp_path / "audit.duckdb").exists()                  # nothing shown, nothing recorded
     monkeypatch.setattr(gate_module, "protect_frame", no_protection)
+    r = CliRunner().invoke(app, [*base, "protect", "--no-progress", "--queries", str(q)])
+    assert r.exit_code == 0 and "(0 worked out now" in r.stdout       # a second run reads what is kept
     r = CliRunner().invoke(app, [*base, "query", Q, "--as", "partner", "--queries", str(q), "--format", "json"])
     assert r.exit_code == 0, r.output
     rows = {(row[0], row[1]): row[2] for row in json.loads(r.stdout)["rows"]}

@@ -78,6 +78,7 @@ def protect_cmd(
         if gate.disk_store is None:
             raise fail(f"cannot keep protected cubes beside {ctx.obj.warehouse} (is its folder writable?)")
         t0 = time.perf_counter()
+        kept_before = gate.disk_store.count()
         if progress and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -89,10 +90,11 @@ def protect_cmd(
         else:
             gate.warm_up()
         status = dict(gate.warm_status)
+        new = gate.disk_store.count() - kept_before
     finally:
         gate.close()
-    typer.echo(f"Protected {status['done']:,} cubes in {time.perf_counter() - t0:.1f} s; kept in "
-               f"{gate.disk_store.folder.parent}")
+    typer.echo(f"Protected {status['done']:,} cubes in {time.perf_counter() - t0:.1f} s ({new:,} worked out now, "
+               f"the rest already kept); kept in {gate.disk_store.folder.parent}")
 
 
 def summary_cmd(

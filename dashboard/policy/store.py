@@ -100,6 +100,13 @@ class CubeStore:
         _prune(root, keep=ident)
         return cls(folder)
 
+    def count(self) -> int:
+        """How many cubes are kept for this warehouse file."""
+        try:
+            return sum(1 for _ in self.folder.glob("*.json"))
+        except OSError:
+            return 0
+
     # ------------------------------------------------------------------ entries
     @staticmethod
     def key_text(spec_name: str, spec_text: str, bound: dict[str, Any], ruleset: Any, population: str) -> str:
