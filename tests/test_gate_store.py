@@ -171,6 +171,15 @@ def open_gate(wh, q, audit, **kw):
     return Gate.open(Settings(wh, audit), queries_dir=q, env=KEY_ENV, clock=lambda: NOW, **kw)
 
 
+def ask(wh, q, audit, p, **kw):
+    """One principal's answer from a gate of its own (as a one-shot CLI call or a restarted server gets it)."""
+    g = open_gate(wh, q, audit, **kw)
+    try:
+        return g.query(p, Q, {}, path="test")
+    finally:
+        g.close()
+
+
 def kept_files(wh):
     return sorted((wh.parent / f"{wh.name}.protected").glob("*/*.json"))
 
@@ -201,9 +210,7 @@ def test_a_new_gate_on_the_same_file_answers_from_disk_and_still_records_it(own,
 
 def test_a_rebuilt_warehouse_never_gets_the_old_files_answers(own, tmp_path):
     wh, q = own
-    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
-    assert cell(g1.query(SAM, Q, {}, path="test"), "Total", "Total") == 12
-    g1.close()
+    assert cell(ask(wh, q, tmp_path / "a1.duckdb", SAM), "Total", "Total") == 12
     # a rebuild writes a new file and renames it over the old one; here C10 (T02, M) has left. By hand: 12 - 1
     # = 11 children; the same build record (same code, the fixture stores no sources), only the file differs
     new = build_warehouse(tmp_path / "new.duckdb")
@@ -213,69 +220,44 @@ def test_a_rebuilt_warehouse_never_gets_the_old_files_answers(own, tmp_path):
     con.execute("DELETE FROM child WHERE child_id = 'C10'")
     con.close()
     os.replace(new, wh)
-    g2 = open_gate(wh, q, tmp_path / "a2.duckdb")
-    try:
-        assert cell(g2.query(SAM, Q, {}, path="test"), "Total", "Total") == 11
-    finally:
-        g2.close()
+    assert cell(ask(wh, q, tmp_path / "a2.duckdb", SAM), "Total", "Total") == 11
 
 
 def test_a_damaged_or_swapped_entry_is_never_served(own, tmp_path):
     wh, q = own
-    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
-    assert cell(g1.query(SAM, Q, {}, path="test"), "T02", "Total") == 6       # dfe, all children
-    assert cell(g1.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"     # partner: 5 is hidden
-    g1.close()
+    assert cell(ask(wh, q, tmp_path / "a1.duckdb", SAM), "T02", "Total") == 6       # dfe, all children
+    assert cell(ask(wh, q, tmp_path / "a1.duckdb", PAT), "T02", "Total") == "c"     # partner: 5 is hidden
     sam_file, pat_file = kept_files(wh)[0], kept_files(wh)[1]
     # swapped: each file now holds the other principal's cube (an attacker hoping the partner gets 6)
     a, b = sam_file.read_bytes(), pat_file.read_bytes()
     assert a != b
     sam_file.write_bytes(b)
     pat_file.write_bytes(a)
-    g2 = open_gate(wh, q, tmp_path / "a2.duckdb")
-    try:
-        assert cell(g2.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"
-        assert cell(g2.query(SAM, Q, {}, path="test"), "T02", "Total") == 6
-    finally:
-        g2.close()
+    assert cell(ask(wh, q, tmp_path / "a2.duckdb", PAT), "T02", "Total") == "c"
+    assert cell(ask(wh, q, tmp_path / "a2.duckdb", SAM), "T02", "Total") == 6
     # damaged: a hidden cell's symbol replaced by a number in the kept text (its checksum no longer matches)
     for f in kept_files(wh):
         damaged = f.read_bytes().replace(b'\\"c\\"', b"5")
         assert damaged != f.read_bytes() or f == sam_file      # the partner's kept cube held a "c"
         f.write_bytes(damaged)
-    g3 = open_gate(wh, q, tmp_path / "a3.duckdb")
-    try:
-        assert cell(g3.query(PAT, Q, {}, path="test"), "T02", "Total") == "c"
-    finally:
-        g3.close()
+    assert cell(ask(wh, q, tmp_path / "a3.duckdb", PAT), "T02", "Total") == "c"
 
 
 def test_a_changed_rule_set_does_not_reuse_the_cube_kept_under_the_old_one(own, tmp_path):
     wh, q = own
-    g1 = open_gate(wh, q, tmp_path / "a1.duckdb")
-    assert cell(g1.query(SAM, Q, {}, path="test"), "T02", "Total") == 6
-    g1.close()
+    assert cell(ask(wh, q, tmp_path / "a1.duckdb", SAM), "T02", "Total") == 6
     # the IG officer raises dfe's threshold from 5 to 6: T02's 6 children are now a small number
     policy = shutil.copytree(POLICY_DIR, tmp_path / "policy")
     rules = policy / "rulesets.yml"
     rules.write_text(rules.read_text().replace("    suppress_max: 5\n", "    suppress_max: 6\n", 1))
-    g2 = Gate.open(Settings(wh, tmp_path / "a2.duckdb"), policy_dir=policy, queries_dir=q, env=KEY_ENV,
-                   clock=lambda: NOW)
-    try:
-        assert cell(g2.query(SAM, Q, {}, path="test"), "T02", "Total") == "c"
-    finally:
-        g2.close()
+    assert cell(ask(wh, q, tmp_path / "a2.duckdb", SAM, policy_dir=policy), "T02", "Total") == "c"
 
 
 def test_kept_cubes_are_readable_by_their_owner_only_and_can_be_turned_off(own, tmp_path):
     wh, q = own
-    g = open_gate(wh, q, tmp_path / "a1.duckdb", persist=False)
-    g.query(SAM, Q, {}, path="test")
-    g.close()
+    ask(wh, q, tmp_path / "a1.duckdb", SAM, persist=False)
     assert kept_files(wh) == []
-    g = open_gate(wh, q, tmp_path / "a2.duckdb")
-    g.query(SAM, Q, {}, path="test")
-    g.close()
+    ask(wh, q, tmp_path / "a2.duckdb", SAM)
     (f,) = kept_files(wh)
     assert f.stat().st_mode & 0o077 == 0 and f.parent.stat().st_mode & 0o077 == 0
 
