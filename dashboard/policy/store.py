@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ class CubeStore:
                                                          {"result": _plain(value)})}, allow_nan=True)
         doc = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body})
         target = self._file(key)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
