@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -373,9 +374,11 @@ class Gate:
         #    limits row tiers only (_rows), and every aggregate is whole-authority by design, so who asks within
         #    the same (rule-set, population) cannot change a single cell;
         #  - the rule-set is the whole RuleSet value (thresholds, symbol, rounding, max_dimensions), not its name;
-        #    the population ("all" or "no_objectors") decides whether objectors' children are counted.
+        #    the population ("all" or "no_objectors") decides whether objectors' children are counted;
+        #  - the query is its whole header and SQL (_spec_text): the disk store outlives a change to the file.
         # Two principals whose rule-set or population differ get different keys, so never each other's answer.
-        return (spec.name, spec.sql, tuple(sorted((k, repr(v)) for k, v in bound.items())), rs, population)
+        # The disk store keys its entries on this same tuple (CubeStore.key_text), plus the warehouse file.
+        return (spec.name, _spec_text(spec), tuple(sorted((k, repr(v)) for k, v in bound.items())), rs, population)
 
     def _protected_cube(self, spec: QuerySpec, bound: dict[str, Any], rs: RuleSet, population: str,
                         grant: Grant, purpose: Purpose) -> ProtectedResult:
@@ -415,7 +418,7 @@ class Gate:
             disk_key = None
             entry: tuple[str, Any] | None = None
             if self.disk_store is not None:
-                disk_key = CubeStore.key_text(spec.name, _spec_text(spec), bound, rs, population)
+                disk_key = CubeStore.key_text(key)
                 entry = self.disk_store.get(disk_key, who)
             if entry is None:
                 df = run_query(self.con, spec, bound, population=population)
@@ -945,6 +948,7 @@ class Gate:
 _PSEUDO = object()
 
 
+@functools.lru_cache(maxsize=512)
 def _spec_text(spec: QuerySpec) -> str:
     """Everything of a named query that shapes its protected answer (header and SQL), for the disk store's key."""
     return repr((spec.title, spec.unit, spec.shape, spec.parameters, spec.dimensions, spec.columns, spec.sql))

@@ -110,9 +110,11 @@ class CubeStore:
 
     # ------------------------------------------------------------------ entries
     @staticmethod
-    def key_text(spec_name: str, spec_text: str, bound: dict[str, Any], ruleset: Any, population: str) -> str:
-        return json.dumps({"query": spec_name, "text": spec_text,
-                           "params": sorted((k, repr(v)) for k, v in bound.items()),
+    def key_text(key: tuple) -> str:
+        """The gate's store key (Gate._store_key: query name, query text, parameters, rule-set, population) as
+        text, with the policy engine's code fingerprint added."""
+        name, text, params, ruleset, population = key
+        return json.dumps({"query": name, "text": text, "params": [list(p) for p in params],
                            "ruleset": dataclasses.asdict(ruleset), "population": population,
                            "code": code_fingerprint()}, sort_keys=True)
 
