@@ -74,9 +74,10 @@ def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: i
 
     from dashboard.generate import generate_frames
     from dashboard.warehouse import db, derived
-    from dashboard.warehouse.build import DATA_TABLES, _insert
+    from dashboard.warehouse.build import DATA_TABLES
     from dashboard.warehouse.codes import lookup_rows
     from dashboard.warehouse.coldoc import column_docs
+    from dashboard.warehouse.storing import insert_frame
 
     out = workdir / "national.duckdb"
     con = duckdb.connect(str(out))
@@ -97,7 +98,7 @@ def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: i
             if "child_id" in f.columns:  # ids are unique within a chunk only
                 f = f.with_columns((pl.lit(f"N{k:02d}") + pl.col("child_id")).alias("child_id"))
             f = f.with_columns([(pl.col(c) + offsets[c]).alias(c) for c in ID_COLUMNS if c in f.columns])
-            _insert(con, table, f)
+            insert_frame(con, table, f)
             rows += f.height
         insert_seconds += time.perf_counter() - t0
         kept += frames["child"].height
@@ -109,8 +110,8 @@ def build_direct(children: int, seed: int, years: range, workdir: Path, chunk: i
         del frames
     # one authority made of many chunks: scale the population so rates per 10,000 stay meaningful
     con.execute(f"UPDATE population SET population = population * {n_chunks}")
-    _insert(con, "code_lookup", pl.DataFrame(lookup_rows(), schema=["code_set", "code", "label"], orient="row"))
-    _insert(con, "column_doc", pl.DataFrame(column_docs(con), orient="row",
+    insert_frame(con, "code_lookup", pl.DataFrame(lookup_rows(), schema=["code_set", "code", "label"], orient="row"))
+    insert_frame(con, "column_doc", pl.DataFrame(column_docs(con), orient="row",
                                             schema=["table_name", "column_name", "data_type", "meaning"]))
     db.create_planning_views(con)
     derived.materialise(con)   # the measures' derived tables (dashboard/warehouse/derived.sql), as a build stores them
@@ -161,7 +162,7 @@ def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
 
     results = []
     largest = {}
-    with bench_gate(warehouse) as gate:
+    with bench_gate(warehouse) as gate, bench_gate(warehouse, persist=True) as disk:
         for name, spec in sorted(load_queries(gate.queries_dir).items()):
             p = principal_for(spec, gate)
             raw = median_seconds(lambda spec=spec: run_query(gate.con, spec, {}), repeat)
@@ -175,10 +176,9 @@ def time_queries(warehouse: Path, repeat: int) -> tuple[list[dict], dict]:
             frame = run_query(gate.con, spec, {})
             kept = None
             if spec.shape == "aggregate":
-                with bench_gate(warehouse, persist=True) as disk:
-                    disk.query(p, name, {}, path="bench")       # kept on disk now (if not by an earlier run)
-                    kept = median_seconds(lambda name=name, p=p, disk=disk: (clear_memo(), disk.query(
-                        p, name, {}, path="bench")), repeat)
+                disk.query(p, name, {}, path="bench")           # kept on disk now (if not by an earlier run)
+                kept = median_seconds(lambda name=name, p=p: (clear_memo(), disk.query(p, name, {}, path="bench")),
+                                      repeat)
             results.append({"query": name, "raw_ms": raw * 1e3, "gate_ms": gated * 1e3, "ratio": gated / raw,
                             "kept_ms": None if kept is None else kept * 1e3,
                             "kept_ratio": None if kept is None else kept / raw,

@@ -44,7 +44,7 @@ from dashboard.warehouse.sources import (
     read_source,
     year_from_path,
 )
-from dashboard.warehouse.storing import Storer, derived_needs, insert_frame
+from dashboard.warehouse.storing import Storer, derived_needs
 
 __all__ = ["BuildError", "BuildReport", "build"]
 
@@ -451,10 +451,6 @@ def _sync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-#: what bench.build_direct stores its frames with
-_insert = insert_frame
 
 
 def _remove(path: Path) -> None:
