@@ -17,6 +17,11 @@ def data_dir() -> Path:
     return Path(os.environ.get("CSC_DATA_DIR", PROJECT_ROOT / "data"))
 
 
+def cache_dir() -> Path:
+    """What the product keeps to save work and can always make again (e.g. the build's empty warehouse)."""
+    return Path(os.environ.get("CSC_CACHE_DIR", data_dir() / "cache"))
+
+
 @dataclass
 class Settings:
     warehouse: Path

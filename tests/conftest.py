@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,11 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
 SAMPLE_DATA = PROJECT_ROOT / "sample_data"
+
+
+def pytest_configure(config):
+    # builds keep their empty warehouse in a cache folder (db.new_warehouse): the tests' own, not the project's
+    os.environ.setdefault("CSC_CACHE_DIR", tempfile.mkdtemp(prefix="csc-test-cache-"))
 
 
 @pytest.fixture(scope="session")

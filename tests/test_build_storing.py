@@ -19,8 +19,8 @@ def test_a_relation_counts_the_longest_chain_that_waits_for_it():
 
 def test_at_the_end_of_a_build_the_case_list_chain_goes_before_referrals():
     # the relations waiting for the CIN tables: census_span -> child_census -> case_list is the longest chain
-    # (COST: 0.004 + 0.11 + 0.37), ahead of referral -> cin_episode_flow (0.18 + 0.04) and child_day ->
-    # assessment_span (0.1 + 0.08)
+    # (COST: 0.004 + 0.12 + 0.22), ahead of referral -> cin_episode_flow (0.14 + 0.05) and child_day ->
+    # assessment_span (0.10 + 0.06)
     needs = {"census_span": set(), "child_census": {"census_span"}, "case_list": {"census_span", "child_census"},
              "referral": set(), "cin_episode_flow": {"referral"}, "child_day": set(),
              "assessment_span": {"child_day"}}

@@ -84,6 +84,16 @@ def test_fields_lines_links_and_notes_by_hand():
     assert fast.rows == 6
 
 
+def test_texts_edged_with_unicode_white_space_are_stripped_as_the_tree_reader_strips_them():
+    # the fast reader strips only texts that do not start and end with a printable ASCII character
+    xml = (f"<Message>{HEADER}<Children><Child><ChildIdentifiers><LAchildID>\u00a0K1\u2003</LAchildID>"
+           "<UPN>é </UPN><Sex>\t1</Sex><FormerUPN>A B</FormerUPN></ChildIdentifiers></Child></Children></Message>")
+    fast, tree = _both(xml)
+    assert_same(fast, tree)
+    # no-break space (U+00A0) and em space (U+2003) are white space; "é" and the inner space are kept
+    assert fast.frames["child"].select("LAchildID", "UPN", "Sex", "FormerUPN").row(0) == ("K1", "é", "1", "A B")
+
+
 @pytest.mark.parametrize("variant", [
     "<!-- a comment -->", "<![CDATA[2023-06-01]]>", "<?pi data?>",
 ])

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -70,6 +75,98 @@ def create_planning_views(con: duckdb.DuckDBPyConnection) -> None:
             f'CREATE OR REPLACE VIEW planning.{table} AS SELECT * FROM "{db}".main.{table} '
             f'WHERE child_id NOT IN (SELECT child_id FROM "{db}".main.objection)'
         )
+
+
+def template_key() -> str:
+    """A fingerprint of everything create_schema and create_planning_views put in a new file: the SQL files,
+    this module's code, the bank-holiday calendar's code and library, and the DuckDB that writes the file."""
+    import importlib.util
+
+    h = hashlib.sha256(code_version().encode())
+    # the library's version file, found without importing it (the import costs more than the rest of this)
+    spec = importlib.util.find_spec("holidays")
+    holidays_dir = Path(spec.origin).parent if spec and spec.origin else HERE
+    for part in (Path(__file__), HERE / "calendar.py", holidays_dir / "version.py"):
+        with contextlib.suppress(OSError):
+            h.update(part.read_bytes())
+    h.update(f"duckdb {duckdb.__version__}".encode())
+    return h.hexdigest()
+
+
+def new_warehouse(path: Path, config: dict, cache: Path | None, options: str = "") -> duckdb.DuckDBPyConnection:
+    """A new warehouse file at `path` (which must not exist) holding what create_schema and
+    create_planning_views make, open with `config`.
+
+    The empty warehouse is the same for every build of one version of the product, and making it is most of a
+    small build's fixed cost (DuckDB binds every view and macro), so it is made once into `cache` (named by
+    template_key) and copied from there. No `cache`, one that cannot be written, or a copy that does not open:
+    the file is made here as before."""
+    if cache is not None:
+        template = cache / f"empty-warehouse-{template_key()[:32]}.duckdb"
+        with contextlib.suppress(OSError, duckdb.Error):
+            if not template.exists():
+                _make_template(template)
+            shutil.copyfile(template, path)
+            try:
+                con = _open(path, config, options)
+                # Why check: the cache sits beside the warehouse files (same trust), but a truncated or foreign
+                # file must not become a warehouse; one that does not say it is this version's is discarded
+                got = con.execute("SELECT value FROM build_info WHERE key = 'code_version'").fetchall()
+                if got == [(code_version(),)]:
+                    return con
+                con.close()
+            except duckdb.Error:
+                pass
+            _unlink(path)
+            _unlink(template)
+    con = _open(path, config, options)
+    try:
+        create_schema(con)
+        create_planning_views(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _open(path: Path, config: dict, options: str) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the file at `path`, attached with `options` (storage options
+    such as ROW_GROUP_SIZE are ATTACH options only)."""
+    if not options:
+        return duckdb.connect(str(path), config=config)
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS warehouse ({options})")
+        con.execute("USE warehouse")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _make_template(template: Path) -> None:
+    """The empty warehouse, written under a name of its own and renamed into place (builds may run at once)."""
+    template.parent.mkdir(parents=True, exist_ok=True)
+    tmp = template.with_name(f"{template.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    _unlink(tmp)
+    try:
+        with duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
+                                              "autoload_known_extensions": False}) as con:
+            create_schema(con)
+            create_planning_views(con)
+        os.replace(tmp, template)
+    finally:
+        _unlink(tmp)
+    for old in template.parent.glob("empty-warehouse-*.duckdb"):  # other versions' (made again if needed)
+        if old != template:
+            _unlink(old)
+
+
+def _unlink(path: Path) -> None:
+    for p in (path, Path(f"{path}.wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
 
 
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:

@@ -35,18 +35,27 @@ CREATE OR REPLACE VIEW stitched_episode AS
                     WHEN prev_rec IS NULL AND decom <= prev_dec THEN 0
                     ELSE 1 END AS new_period
         FROM o
+    ), pn AS (
+        -- period_no: the periods started up to and including the episode (a join and a count: cheaper here
+        -- than a running-sum window); HUGEINT as sum() gave it
+        SELECT b.child_id, b.seq, CAST(count(*) AS HUGEINT) AS period_no
+        FROM b JOIN b q ON q.child_id = b.child_id AND q.new_period = 1 AND q.seq <= b.seq
+        GROUP BY b.child_id, b.seq
     ), p AS (
-        SELECT b.*, sum(new_period) OVER (PARTITION BY child_id ORDER BY seq) AS period_no FROM b
+        SELECT b.*, pn.period_no FROM b JOIN pn ON pn.child_id = b.child_id AND pn.seq = b.seq
+    ), pa AS (
+        -- each period's first start, its last episode's DEC and REC (NULLs kept: arg_max_null) and short breaks
+        SELECT child_id, period_no, min(decom) AS period_start,
+               arg_max_null(dec, seq) AS last_dec, arg_max_null(rec, seq) AS last_rec,
+               bool_and(is_short_break(ls)) AS short_breaks_only
+        FROM p
+        GROUP BY child_id, period_no
     )
     SELECT p.*,
-           min(decom) OVER pw AS period_start,
-           CASE WHEN last_value(dec) OVER pwa IS NOT NULL AND last_value(rec) OVER pwa IS DISTINCT FROM 'X1'
-                THEN last_value(dec) OVER pwa END AS period_end,
-           bool_and(is_short_break(ls)) OVER pw AS period_short_breaks_only
-    FROM p
-    WINDOW pw AS (PARTITION BY child_id, period_no),
-           pwa AS (PARTITION BY child_id, period_no ORDER BY seq
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+           pa.period_start,
+           CASE WHEN pa.last_dec IS NOT NULL AND pa.last_rec IS DISTINCT FROM 'X1' THEN pa.last_dec END AS period_end,
+           pa.short_breaks_only AS period_short_breaks_only
+    FROM p JOIN pa ON pa.child_id = p.child_id AND pa.period_no = p.period_no;
 
 -- Placement episodes for the stability measures (rules at the macro `placement_episodes()` below, which reads this):
 -- stitched episodes minus V3/V4 with is_temporary, place_key, is_return, is_new_placement, is_carer_change.
@@ -58,14 +67,17 @@ CREATE OR REPLACE VIEW placement_episode AS
                          coalesce(pl_post, '')) AS place_key
         FROM stitched_episode st
         WHERE NOT is_short_break(ls)
+    ), pv AS (
+        -- from the earlier episodes of the same period: whether the one just before is temporary, and the
+        -- placement held before (the latest one not temporary); a join on the few episodes of a period is
+        -- cheaper than a window
+        SELECT x.child_id, x.seq, arg_max(q.is_temporary, q.seq) AS after_temporary,
+               arg_max(q.place_key, q.seq) FILTER (WHERE NOT q.is_temporary) AS held_before_key
+        FROM s x JOIN s q ON q.child_id = x.child_id AND q.period_no = x.period_no AND q.seq < x.seq
+        GROUP BY x.child_id, x.seq
     ), w AS (
-        SELECT s.*,
-               coalesce(lag(is_temporary) OVER pw, FALSE) AS after_temporary,
-               last_value(CASE WHEN NOT is_temporary THEN place_key END IGNORE NULLS) OVER (
-                   PARTITION BY child_id, period_no ORDER BY seq
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS held_before_key
-        FROM s
-        WINDOW pw AS (PARTITION BY child_id, period_no ORDER BY seq)
+        SELECT s.*, coalesce(pv.after_temporary, FALSE) AS after_temporary, pv.held_before_key
+        FROM s LEFT JOIN pv ON pv.child_id = s.child_id AND pv.seq = s.seq
     )
     SELECT w.* EXCLUDE (held_before_key, after_temporary),
            coalesce(NOT is_temporary AND after_temporary AND place_key = held_before_key, FALSE) AS is_return,
@@ -120,10 +132,14 @@ CREATE OR REPLACE MACRO cla_on(d) AS TABLE
 CREATE OR REPLACE VIEW team_spell AS
     WITH b AS (
         SELECT child_id, start_date AS d FROM allocation
-        UNION
+        UNION ALL
         SELECT child_id, end_date FROM allocation WHERE end_date IS NOT NULL
     ), s AS (
-        SELECT child_id, d AS valid_from, lead(d) OVER (PARTITION BY child_id ORDER BY d) AS valid_to FROM b
+        -- of equal dates only the last in the order has a different date after it: one span per date, without
+        -- a DISTINCT before the window
+        SELECT * FROM (
+            SELECT child_id, d AS valid_from, lead(d) OVER (PARTITION BY child_id ORDER BY d) AS valid_to FROM b)
+        WHERE valid_to IS DISTINCT FROM valid_from
     )
     SELECT s.child_id, s.valid_from, s.valid_to,
            arg_max(a.team_id, alloc_rank(a.start_date, a.team_id)) AS team
@@ -151,8 +167,7 @@ CREATE OR REPLACE VIEW referral AS
           ON p.child_id = r.child_id
          AND p.referral_date < r.referral_date
          AND p.referral_date >= r.referral_date - INTERVAL 12 MONTH
-    )
-    , g AS (
+    ), g AS (
         SELECT r.child_id, r.referral_date, census_year_of(r.referral_date) AS census_year, r.nfa, r.source_code,
                prev.child_id IS NOT NULL AS is_re_referral,
                child_age_band(c.dob, c.expected_dob, r.referral_date) AS age_band,
@@ -165,15 +180,29 @@ CREATE OR REPLACE VIEW referral AS
         LEFT JOIN child c USING (child_id)
         LEFT JOIN team_spell ts
           ON ts.child_id = r.child_id AND open_at(ts.valid_from, ts.valid_to, r.referral_date)
+    ), multi AS (
+        -- the first_* flags are all TRUE for a child's only referral of the year, so they are worked out for the
+        -- children referred more than once in the year alone (aggregates and joins: cheaper than windows)
+        SELECT child_id, census_year FROM g GROUP BY child_id, census_year HAVING count(*) > 1
+    ), m AS (
+        SELECT g.child_id, g.census_year, g.age_band, g.team, g.referral_date
+        FROM g SEMI JOIN multi ON multi.child_id = g.child_id AND multi.census_year = g.census_year
+    ), b AS (
+        -- the first referral (one per child and date) of the year (bit 1), of the year and age band (2), of the
+        -- year and team (4), of the year, age band and team (8)
+        SELECT child_id, min(referral_date) AS d, 1 AS bit FROM m GROUP BY child_id, census_year
+        UNION ALL SELECT child_id, min(referral_date), 2 FROM m GROUP BY child_id, census_year, age_band
+        UNION ALL SELECT child_id, min(referral_date), 4 FROM m GROUP BY child_id, census_year, team
+        UNION ALL SELECT child_id, min(referral_date), 8 FROM m GROUP BY child_id, census_year, age_band, team
+    ), f AS (
+        SELECT m.child_id, m.referral_date, coalesce(sum(b.bit), 0) AS bits
+        FROM m LEFT JOIN b ON b.child_id = m.child_id AND b.d = m.referral_date
+        GROUP BY m.child_id, m.referral_date
     )
     SELECT g.*,
-           row_number() OVER (PARTITION BY child_id, census_year ORDER BY referral_date) = 1 AS first_in_year,
-           row_number() OVER (PARTITION BY child_id, census_year, age_band ORDER BY referral_date) = 1
-               AS first_age_band,
-           row_number() OVER (PARTITION BY child_id, census_year, team ORDER BY referral_date) = 1 AS first_team,
-           row_number() OVER (PARTITION BY child_id, census_year, age_band, team ORDER BY referral_date) = 1
-               AS first_age_band_team
-    FROM g;
+           coalesce(f.bits & 1 = 1, TRUE) AS first_in_year, coalesce(f.bits & 2 = 2, TRUE) AS first_age_band,
+           coalesce(f.bits & 4 = 4, TRUE) AS first_team, coalesce(f.bits & 8 = 8, TRUE) AS first_age_band_team
+    FROM g LEFT JOIN f ON f.child_id = g.child_id AND f.referral_date = g.referral_date;
 
 -- ---------------------------------------------------------------- children at 31 March
 -- The census years over which anything a child can be "open" in changes: first_year is a year whose 31 March is
@@ -207,32 +236,34 @@ CREATE OR REPLACE VIEW child_census AS
     WITH y AS (
         SELECT CAST(range AS INTEGER) AS census_year, census_end(range) AS d
         FROM census_span, range(first_year, last_year + 1)
-    ), cin AS (
-        SELECT y.census_year, e.child_id,
-               arg_max(e.primary_need, {'d': e.referral_date, 'id': e.cin_episode_id}) AS need
+    ), o AS (
+        -- what is open on each 31 March, as one input to one aggregate (src 1: CIN, 2: CP plan, 3: looked after)
+        -- instead of three aggregates, a union of their keys and three joins. k orders as the pair (date, id)
+        -- does (an INTEGER id is within 2^31 either side of 0, less than the 2^32 a day adds) and is cheaper to
+        -- compare than a STRUCT.
+        SELECT y.census_year, e.child_id, 1 AS src, e.primary_need AS v,
+               CAST(e.referral_date - DATE '1970-01-01' AS HUGEINT) * 4294967296 + e.cin_episode_id AS k,
+               NULL AS seq
         FROM y JOIN cin_episode e ON NOT e.referral_nfa AND open_at(e.referral_date, e.closure_date, y.d)
-        GROUP BY y.census_year, e.child_id
-    ), cpp AS (
-        SELECT y.census_year, p.child_id,
-               arg_max(p.latest_category, {'d': p.start_date, 'id': p.cp_plan_id}) AS category
+        UNION ALL
+        SELECT y.census_year, p.child_id, 2, p.latest_category,
+               CAST(p.start_date - DATE '1970-01-01' AS HUGEINT) * 4294967296 + p.cp_plan_id, NULL
         FROM y JOIN cp_plan p ON open_at(p.start_date, p.end_date, y.d)
-        GROUP BY y.census_year, p.child_id
-    ), cla AS (
-        SELECT * EXCLUDE (rn) FROM (
-            SELECT y.census_year, st.child_id, st.episode_id, st.ls, st.place, st.seq, st.period_no,
-                   st.period_start,
-                   row_number() OVER (PARTITION BY y.census_year, st.child_id ORDER BY st.decom DESC, st.seq DESC)
-                       AS rn
-            FROM y JOIN stitched_episode st ON NOT is_short_break(st.ls) AND open_at(st.decom, st.dec, y.d))
-        WHERE rn = 1
+        UNION ALL
+        SELECT y.census_year, st.child_id, 3, NULL, NULL, st.seq
+        FROM y JOIN stitched_episode st ON NOT is_short_break(st.ls) AND open_at(st.decom, st.dec, y.d)
     ), k AS (
-        SELECT census_year, child_id FROM cin
-        UNION SELECT census_year, child_id FROM cpp
-        UNION SELECT census_year, child_id FROM cla
+        -- the cla_on episode (latest DECOM, then latest seq) is the one with the highest seq: seq orders a
+        -- child's episodes by DECOM first
+        SELECT census_year, child_id,
+               bool_or(src = 1) AS cin_open, arg_max(v, k) FILTER (WHERE src = 1) AS cin_need,
+               bool_or(src = 2) AS cp_open, arg_max(v, k) FILTER (WHERE src = 2) AS cp_category,
+               max(seq) AS cla_seq
+        FROM o
+        GROUP BY census_year, child_id
     )
     SELECT k.census_year, k.child_id,
-           cin.child_id IS NOT NULL AS cin_open, cin.need AS cin_need,
-           cpp.child_id IS NOT NULL AS cp_open, cpp.category AS cp_category,
+           k.cin_open, k.cin_need, k.cp_open, k.cp_category,
            cla.child_id IS NOT NULL AS cla_open, cla.episode_id AS cla_episode_id, cla.ls AS cla_ls,
            cla.place AS cla_place, cla.seq AS cla_seq, cla.period_no AS cla_period_no,
            cla.period_start AS cla_period_start,
@@ -243,9 +274,7 @@ CREATE OR REPLACE VIEW child_census AS
            disability_label(c.is_disabled) AS disability
     FROM k
     JOIN y USING (census_year)
-    LEFT JOIN cin USING (census_year, child_id)
-    LEFT JOIN cpp USING (census_year, child_id)
-    LEFT JOIN cla USING (census_year, child_id)
+    LEFT JOIN stitched_episode cla ON cla.child_id = k.child_id AND cla.seq = k.cla_seq
     LEFT JOIN child c ON c.child_id = k.child_id
     LEFT JOIN team_spell ts ON ts.child_id = k.child_id AND open_at(ts.valid_from, ts.valid_to, y.d);
 
@@ -269,34 +298,45 @@ CREATE OR REPLACE VIEW child_census AS
 -- Per child throughout (list_pos only orders children, so leaving some out keeps the others' order).
 CREATE OR REPLACE VIEW case_list AS
     WITH span AS (SELECT last_year FROM census_span),
-    y AS (
-        SELECT child_id, CAST(unnest(range(ys, coalesce(ye, span.last_year + 1) + 1)) AS INTEGER) AS census_year,
-               alloc
+    act AS (
+        -- active in the year: some record that is not an allocation
+        SELECT DISTINCT CAST(unnest(range(ys, coalesce(ye, span.last_year + 1) + 1)) AS INTEGER) AS census_year,
+               child_id
         FROM (
-            SELECT child_id, census_year_of(referral_date) AS ys, census_year_of(closure_date) AS ye,
-                   NULL::STRUCT(start_date DATE, team_id VARCHAR, worker_id VARCHAR) AS alloc
+            SELECT child_id, census_year_of(referral_date) AS ys, census_year_of(closure_date) AS ye
             FROM cin_episode
-            UNION ALL SELECT child_id, census_year_of(start_date), census_year_of(end_date), NULL FROM cp_plan
-            UNION ALL SELECT child_id, census_year_of(decom), census_year_of(dec), NULL FROM episode
-            UNION ALL
-            SELECT child_id, census_year_of(start_date), census_year_of(end_date - 1),
-                   {'start_date': start_date, 'team_id': team_id, 'worker_id': worker_id}
-            FROM allocation
+            UNION ALL SELECT child_id, census_year_of(start_date), census_year_of(end_date) FROM cp_plan
+            UNION ALL SELECT child_id, census_year_of(decom), census_year_of(dec) FROM episode
         ), span
         WHERE ys IS NOT NULL
-    ), cy AS (
-        -- active in the year (some record that is not an allocation), with the greatest (start, team, worker) of
-        -- the allocations overlapping it: its team is arg_max(team_id, alloc_rank(start_date, team_id))
+    ), al AS (
+        -- the greatest (start, team, worker) of the allocations overlapping the year: its team is
+        -- arg_max(team_id, alloc_rank(start_date, team_id))
         SELECT census_year, child_id, max(alloc) AS alloc
-        FROM y
+        FROM (
+            SELECT child_id, CAST(unnest(range(ys, coalesce(ye, span.last_year + 1) + 1)) AS INTEGER) AS census_year,
+                   alloc
+            FROM (
+                SELECT child_id, census_year_of(start_date) AS ys, census_year_of(end_date - 1) AS ye,
+                       {'start_date': start_date, 'team_id': team_id, 'worker_id': worker_id} AS alloc
+                FROM allocation
+            ), span
+            WHERE ys IS NOT NULL
+        )
         GROUP BY census_year, child_id
-        HAVING count(*) > count(alloc)
-    ), who AS (
-        SELECT k.child_id, pi.given_name, pi.family_name, c.dob, c.sex, c.ethnicity, pi.postcode, pi.nhs_number,
-               coalesce(c.upn, pi.upn) AS upn,
+    ), cy AS (
+        SELECT act.census_year, act.child_id, al.alloc FROM act LEFT JOIN al USING (census_year, child_id)
+    ), pos AS (
+        -- the list's order on the names alone, joined to the other identifiers after (a narrower sort)
+        SELECT k.child_id,
                row_number() OVER (ORDER BY pi.family_name NULLS LAST, pi.given_name NULLS LAST, k.child_id)
                    AS list_pos
-        FROM (SELECT DISTINCT child_id FROM cy) k
+        FROM (SELECT DISTINCT child_id FROM act) k
+        LEFT JOIN person_identifier pi USING (child_id)
+    ), who AS (
+        SELECT pos.child_id, pi.given_name, pi.family_name, c.dob, c.sex, c.ethnicity, pi.postcode, pi.nhs_number,
+               coalesce(c.upn, pi.upn) AS upn, pos.list_pos
+        FROM pos
         LEFT JOIN child c USING (child_id)
         LEFT JOIN person_identifier pi USING (child_id)
     )
@@ -370,15 +410,33 @@ CREATE OR REPLACE VIEW child_day AS
 -- the start day is day 1; NULL without a start date or when authorised before it), the DfE duration band, and
 -- the child's age band, sex and disability labels and team on the authorisation date (child_day). The calendar
 -- look-up is the costly part of the measure and depends on the two dates alone, so it runs once per build (once
--- per distinct pair of dates), not per query.
+-- per distinct pair of dates, the bank holidays counted from a running count looked up once per date), not per
+-- query.
 CREATE OR REPLACE VIEW assessment_span AS
     WITH a AS (
         SELECT DISTINCT child_id, start_date, authorisation_date
         FROM assessment
         WHERE authorisation_date IS NOT NULL
+    ), p AS (
+        SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a
+    ), x AS (
+        SELECT e AS x FROM p WHERE s <= e
+        UNION SELECT s - 1 FROM p WHERE s <= e
+    ), h AS (
+        SELECT holiday_date, row_number() OVER (ORDER BY holiday_date) AS n
+        FROM bank_holiday WHERE isodow(holiday_date) < 6
+    ), c AS (
+        -- weekday bank holidays on or before each date x, from the latest one (ASOF)
+        SELECT x.x, coalesce(h.n, 0) AS n FROM x ASOF LEFT JOIN h ON h.holiday_date <= x.x
     ), d AS (
-        SELECT s, e, working_days(s, e) AS wd
-        FROM (SELECT DISTINCT start_date AS s, authorisation_date AS e FROM a)
+        -- working_days(s, e) (macros.sql) with its holidays in [s, e] counted as c(e) - c(s - 1): one look-up
+        -- per distinct date instead of a range join of every pair of dates with the calendar
+        SELECT p.s, p.e,
+               CASE WHEN p.s IS NULL OR p.e < p.s THEN NULL
+                    ELSE weekdays_through(p.e) - weekdays_through(p.s - 1) - (ce.n - cs.n) END AS wd
+        FROM p
+        LEFT JOIN c ce ON ce.x = p.e AND p.s <= p.e
+        LEFT JOIN c cs ON cs.x = p.s - 1 AND p.s <= p.e
     )
     SELECT census_year_of(a.authorisation_date) AS census_year, a.child_id, a.start_date, a.authorisation_date,
            d.wd,

@@ -18,7 +18,7 @@ import polars as pl
 from dashboard.warehouse.dq import DQ, BuildError, Col, clean_columns, parse_date, report_end_before_start
 from dashboard.warehouse.merge import latest_wins
 from dashboard.warehouse.safexml import ParsedXML, local
-from dashboard.warehouse.xmlframe import MAX_DEPTH, elements
+from dashboard.warehouse.xmlframe import MAX_DEPTH, Elements, elements
 
 ISO = ("%Y-%m-%d",)
 
@@ -343,7 +343,8 @@ _LEAF_TAG = {"Assessments": ("assessment_factor", "AssessmentFactors"), "ChildPr
                                                                                                 "CPPreviewDate")}
 _TAGS = sorted({"Child", "ChildIdentifiers", "ChildCharacteristics", "CINdetails", "Disabilities", *CHILD_FIELDS,
                 *EPISODE_FIELDS, *BLOCKS, *(f for _r, fs in BLOCKS.values() for f in fs), *NESTED.values(),
-                *(leaf for _r, leaf in _LEAF_TAG.values())})
+                *(leaf for _r, leaf in _LEAF_TAG.values()), "Header", "CollectionDetails", "ReferenceDate",
+                "Children"})
 _CODE = {tag: k + 1 for k, tag in enumerate(_TAGS)}                      # 0: any other tag
 
 
@@ -371,144 +372,186 @@ def _transitions() -> tuple[dict[int, int], dict[int, str]]:
 
 
 _STEP, _NOTED = _transitions()
-#: the same as arrays: _STEP_TABLE[parent state * 256 + tag code] is the state (-1: no transition), and
-#: _NOTED_TABLE[state] whether an unknown child of an element in that state is noted
-_STEP_TABLE = np.full(256 * 256, -1, dtype=np.int32)
-_STEP_TABLE[list(_STEP)] = list(_STEP.values())
-_NOTED_TABLE = np.zeros(256, dtype=bool)
-_NOTED_TABLE[list(_NOTED)] = True
+#: the same as one array: _NEXT[parent state * 256 + tag code] is the element's state. An unknown child is noted
+#: under a state that notes them, else ignored; every child of Disabilities is a disability, whatever its tag
+#: (as the tree reader takes them)
+_NEXT = np.full(256 * 256, _IGN, dtype=np.int32)
+for _ps in _NOTED:
+    _NEXT[_ps * 256:(_ps + 1) * 256] = _NOTE
+_NEXT[list(_STEP)] = list(_STEP.values())
+_NEXT[_DISBOX * 256:(_DISBOX + 1) * 256] = _DIS
 
 
-class _Lookup:
-    """Values keyed by element number (each key once): `take` is a left join on the key, as a gather."""
+def _columns(names: list[str]) -> np.ndarray:
+    """Tag code -> column number among `names`."""
+    lut = np.full(256, -1, dtype=np.int64)
+    lut[[_CODE[c] for c in names]] = np.arange(len(names))
+    return lut
 
-    def __init__(self, owners: np.ndarray, values: pl.Series) -> None:
-        # usually in document order already (a record's fields come in the order of the records)
-        self.order = None if (owners[1:] > owners[:-1]).all() else np.argsort(owners, kind="stable")
-        self.sorted = owners if self.order is None else owners[self.order]
-        self.values = values
 
-    def take(self, keys: np.ndarray, name: str) -> pl.Series:
-        """The value for each of `keys`, null where there is none."""
-        if not len(self.sorted):
-            return pl.Series(name, [None] * len(keys), dtype=self.values.dtype)
-        pos = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
-        hit = self.sorted[pos] == keys
-        idx = pl.Series(np.where(hit, pos if self.order is None else self.order[pos], 0))
-        return self.values.gather(idx.set(pl.Series(~hit), None) if not hit.all() else idx).alias(name)
+_COLUMNS = {"child": _columns(CHILD_FIELDS), "cin_episode": _columns(EPISODE_FIELDS),
+            **{block: _columns(fields) for block, (_r, fields) in BLOCKS.items()}}
+
+
+class _Texts:
+    """The texts of the elements of one level that `mask` picks; `at[j]`: where element j's text is (the
+    position of a null where it has none picked)."""
+
+    def __init__(self, el: Elements, level: int, mask: np.ndarray) -> None:
+        pick = np.flatnonzero(mask)
+        self.values = pl.lit(el.text(el.levels[level][pick]))
+        self.null = len(pick)
+        self.at = np.full(len(mask), self.null, dtype=np.int64)
+        self.at[pick] = np.arange(len(pick))
+
+    def take(self, where: np.ndarray, name: str) -> pl.Expr:
+        return self.values.gather(where).alias(name)
+
+
+def _winners(n_rec: int, owner: np.ndarray, col: np.ndarray, prio: np.ndarray, n_col: int) -> np.ndarray:
+    """[column, record]: the field (its number among `owner`; len(owner) when none) that gives each record's
+    value; of a field given twice, the one with the higher `prio`."""
+    slot = col * n_rec + owner
+    k = np.arange(len(slot))
+    out = np.full(n_col * n_rec, len(slot), dtype=np.int64)
+    out[slot] = k
+    if not (out[slot] == k).all():                          # a field given twice (rare)
+        by = np.lexsort((prio, slot))
+        s = slot[by]
+        last = np.append(s[1:] != s[:-1], True)
+        out[:] = len(slot)
+        out[s[last]] = by[last]
+    return out.reshape(n_col, n_rec)
 
 
 def read_fast(name: str, data: bytes, order: int) -> CinFile | None:
     """read_tree's result without a Python loop per element: None when the document needs read_tree
-    (see xmlframe.elements). Checked against read_tree by tests/test_load_cin.py."""
-    el = elements(data)
+    (see xmlframe.elements). Checked against read_tree by tests/test_load_cin.py.
+
+    Everything is worked out level by level on element positions (NumPy); a record's values are gathers from
+    one text column per level."""
+    el = elements(data, _CODE)
     if el is None:
         return None
-    col = pl.col
     uid0 = order << UID_SHIFT
+    lv, up = el.levels, el.up
+    code = [el.code[at] for at in lv]
 
-    def first(frame: pl.DataFrame, tag: str) -> int | None:
-        hit = frame.filter(col("tag") == tag)
-        return hit["i"][0] if hit.height else None
+    def first(level: int, tag: str, parent: int | None = None) -> int | None:
+        """The first element at `level` with `tag` (inside element `parent` of the level above)."""
+        hit = code[level] == _CODE[tag]
+        if parent is not None:
+            hit &= up[level] == parent
+        at = np.flatnonzero(hit)
+        return int(at[0]) if len(at) else None
 
-    top = el.filter(col("depth") == 2)
-    header = first(top, "Header")
-    details = None if header is None else first(el.filter((col("depth") == 3) & (col("a2") == header)),
-                                                "CollectionDetails")
-    ref = None if details is None else first(el.filter((col("depth") == 4) & (col("a3") == details)),
-                                             "ReferenceDate")
-    year = census_year(name, None if ref is None else el["text"][ref])
-    children = first(top, "Children")
+    header = first(2, "Header")
+    details = None if header is None else first(3, "CollectionDetails", header)
+    ref = None if details is None else first(4, "ReferenceDate", details)
+    year = census_year(name, None if ref is None else el.text(lv[4][ref:ref + 1])[0])
+    children = first(2, "Children")
     if children is None:
         raise BuildError(name, "no Children element: not a CIN census return")
 
     # states, one depth at a time; only the first ChildIdentifiers / ChildCharacteristics of a child counts
-    el = el.with_columns(col("tag").replace_strict(_CODE, default=0, return_dtype=pl.Int32).alias("code"))
-    code, depth = el["code"].to_numpy(), el["depth"].to_numpy()
-    parent, a3 = el["parent"].fill_null(0).to_numpy(), el["a3"].fill_null(-1).to_numpy()
-    state = np.full(el.height, _IGN, dtype=np.int32)
-    state[children] = _CHILDREN
+    st = [np.full(len(at), _IGN, dtype=np.int32) for at in lv]
+    st[2][children] = _CHILDREN
     for d in range(3, MAX_DEPTH + 1):
-        at = np.flatnonzero(depth == d)
-        ps = state[parent[at]]
-        to = _STEP_TABLE[ps * 256 + code[at]]
-        # every child of Disabilities is a disability, whatever its tag (as the tree reader takes them)
-        new = np.where(ps == _DISBOX, _DIS, np.where(to >= 0, to, np.where(_NOTED_TABLE[ps], _NOTE, _IGN)))
+        new = _NEXT[st[d - 1][up[d]] * 256 + code[d]]
         if d == 4:
-            part = np.flatnonzero((new == _IDS) | (new == _CHARS))
-            _u, first = np.unique(a3[at[part]] * 256 + new[part], return_index=True)  # in document order
-            later = np.ones(len(part), dtype=bool)
-            later[first] = False
-            new[part[later]] = _IGN
-        state[at] = new
-    pst = state[parent]
-    el = el.with_columns(pl.Series("st", state), pl.Series("pst", pst))
-    book = [pl.lit(name, pl.Utf8).alias("_file"), pl.lit(order, pl.Int64).alias("_order"),
-            pl.lit(year, pl.Int32).alias("_year")]
-    st = col("st")
-    # the columns records are made of, picked by element number (NumPy masks: no pass over the text columns)
-    slim = el.select("i", "a3", "a4", "a5", col("line").alias("_row"))
-    a4, a5 = el["a4"].fill_null(-1).to_numpy(), el["a5"].fill_null(-1).to_numpy()
-    # field values: owner = the record element; later values win, identifiers before characteristics
-    fi = np.flatnonzero(np.isin(state, [_FCHILD, _FEP, *_BFIELD.values()]))
-    fst = state[fi]
-    f_owner = np.where(fst == _FCHILD, a3[fi], np.where(fst == _FEP, a4[fi], a5[fi]))
-    f_code = code[fi]
-    key = f_owner * 256 + f_code
-    if pl.Series(key).n_unique() < len(key):  # a repeated field: keep the last
-        k = fi + np.where(pst[fi] == _CHARS, 1 << 40, 0)
-        by_k = np.argsort(k, kind="stable")[::-1]           # the last first
-        _u, last = np.unique(key[by_k], return_index=True)
-        fi, f_owner, f_code = fi[by_k[last]], f_owner[by_k[last]], f_code[by_k[last]]
-    f_text = el["text"].gather(pl.Series(fi))
-    by_code = {}
-    codes = f_code.astype(np.uint8)                         # < 256 (_CODE): a stable sort of bytes is a radix sort
-    grouped, counts = np.argsort(codes, kind="stable"), np.bincount(codes, minlength=256)
-    ends = np.cumsum(counts)
-    for c in np.flatnonzero(counts):                        # each tag's fields, in document order
-        sel = grouped[ends[c] - counts[c]:ends[c]]
-        by_code[int(c)] = _Lookup(f_owner[sel], f_text.gather(pl.Series(sel)))
-    ids = np.flatnonzero((state == _FCHILD) & (pst == _IDS) & (code == _CODE["LAchildID"]))
-    _u, first = np.unique(a3[ids], return_index=True)     # a child's first LAchildID
-    cid = _Lookup(a3[ids[first]], el["text"].gather(pl.Series(ids[first])))
+            for part in (_IDS, _CHARS):
+                at = np.flatnonzero(new == part)
+                p = up[4][at]                               # in document order, so a child's are together
+                new[at[1:][p[1:] == p[:-1]]] = _IGN
+        st[d] = new
+    s3, s4, s5, s6, s7 = st[3:8]
+    up4, up5, up6, up7 = up[4:8]
+    t5 = _Texts(el, 5, (s5 == _FCHILD) | (s5 == _FEP))
+    t6 = _Texts(el, 6, np.isin(s6, [*_BFIELD.values(), _DIS]))
+    t7 = _Texts(el, 7, np.isin(s7, list(_LEAF.values())))
+    book = {"_file": pl.lit(name, pl.Utf8), "_order": pl.lit(order, pl.Int64), "_year": pl.lit(year, pl.Int32)}
 
-    def record(state_: int, names: list[str]) -> pl.DataFrame:
-        """The elements in `state_`, with the text of each field in `names` (null when absent)."""
-        at = np.flatnonzero(state == state_)
-        return slim[at].with_columns([by_code[_CODE[c]].take(at, c) if _CODE[c] in by_code
-                                      else pl.lit(None, pl.Utf8).alias(c) for c in names])
+    def frame(record: str, level: int, at: np.ndarray, values: list[pl.Expr], **ids: np.ndarray | pl.Expr
+              ) -> pl.DataFrame:
+        """Records of elements `at` of `level` (document order), with their values; _uid / _puid: element
+        numbers; absent columns are null. One select: its gathers run together."""
+        cols = {e.meta.output_name(): e for e in values}
+        cols["_row"] = pl.lit(pl.Series("_row", el.line(lv[level][at])))
+        for c, v in ids.items():
+            cols[c] = v if isinstance(v, pl.Expr) else pl.lit(pl.Series(c, v + uid0, dtype=pl.Int64))
+        return pl.select([cols[c] if c in cols else book.get(c, pl.lit(None, t)).alias(c)
+                          for c, t in {**dict.fromkeys(RECORD_COLS[record], pl.Utf8), **BOOKKEEPING}.items()])
 
-    def leaves(state_: int, value: str, parent_col: str) -> pl.DataFrame:
-        """Elements in `state_` that are one value each (disabilities, factors, reviews), with their child and
-        the surrogate id of the record they belong to."""
-        at = np.flatnonzero(state == state_)
-        return slim[at].select(cid.take(a3[at], "LAchildID"), el["text"].gather(pl.Series(at)).alias(value), *book,
-                               "_row", (col(parent_col) + uid0).alias("_puid"))
+    def table(record: str, n_rec: int, owner: np.ndarray, codes: np.ndarray, prio: np.ndarray) -> np.ndarray:
+        lut = _COLUMNS[record]
+        return _winners(n_rec, owner, lut[codes], prio, int(lut.max()) + 1)
+
+    # a child's LAchildID as its records give it: the first one in its ChildIdentifiers
+    cf = np.flatnonzero(s5 == _FCHILD)
+    cf_ps = s4[up5[cf]]
+    ids = cf[(cf_ps == _IDS) & (code[5][cf] == _CODE["LAchildID"])]
+    owner = up4[up5[ids]]
+    head = np.ones(len(owner), dtype=bool)
+    head[1:] = owner[1:] != owner[:-1]                      # in document order, so a child's are together
+    cid_at = np.full(len(lv[3]), t5.null, dtype=np.int64)
+    cid_at[owner[head]] = t5.at[ids[head]]
+
+    def cid(level3: np.ndarray) -> pl.Expr:
+        return t5.take(cid_at[level3], "LAchildID")
 
     frames: dict[str, pl.DataFrame] = {}
-    child = record(_CHILD, CHILD_FIELDS).with_columns(pl.coalesce("Sex", "GenderCurrent").alias("Sex"))
-    frames["child"] = child.select(*CHILD_FIELDS, *book, "_row", (col("i") + uid0).alias("_uid"))
-    eps = record(_EP, EPISODE_FIELDS)
-    eps = eps.with_columns(cid.take(eps["a3"].to_numpy(), "LAchildID"))
-    frames["cin_episode"] = eps.select("LAchildID", *EPISODE_FIELDS, *book, "_row")
-    refs = _Lookup(eps["i"].to_numpy(), eps["CINreferralDate"])
-    frames["disability"] = leaves(_DIS, "Disability", "a3")
-    for block, (rec, names) in BLOCKS.items():
-        brow = record(_BLOCK[block], names)
-        brow = brow.with_columns(cid.take(brow["a3"].to_numpy(), "LAchildID"),
-                                 refs.take(brow["a4"].to_numpy(), "_refraw"))
-        frames[rec] = brow.select("LAchildID", *names, *book, "_row", (col("i") + uid0).alias("_uid"), "_refraw")
+    rec = np.flatnonzero(s3 == _CHILD)
+    rank = np.full(len(lv[3]), -1, dtype=np.int64)
+    rank[rec] = np.arange(len(rec))
+    # later values win, identifiers before characteristics
+    win = table("child", len(rec), rank[up4[up5[cf]]], code[5][cf], cf + ((cf_ps == _CHARS).astype(np.int64) << 40))
+    at = np.append(t5.at[cf], t5.null)[win]
+    sex, gender = CHILD_FIELDS.index("Sex"), CHILD_FIELDS.index("GenderCurrent")
+    at[sex] = np.where(at[sex] != t5.null, at[sex], at[gender])
+    frames["child"] = frame("child", 3, rec, [t5.take(a, c) for a, c in zip(at, CHILD_FIELDS, strict=True)],
+                            _uid=lv[3][rec])
+
+    eps = np.flatnonzero(s4 == _EP)
+    rank4 = np.full(len(lv[4]), -1, dtype=np.int64)
+    rank4[eps] = np.arange(len(eps))
+    ef = np.flatnonzero(s5 == _FEP)
+    ep_at = np.append(t5.at[ef], t5.null)[table("cin_episode", len(eps), rank4[up5[ef]], code[5][ef], ef)]
+    frames["cin_episode"] = frame("cin_episode", 4, eps, [cid(up4[eps]), *(
+        t5.take(a, c) for a, c in zip(ep_at, EPISODE_FIELDS, strict=True))])
+    ref_at = ep_at[EPISODE_FIELDS.index("CINreferralDate")]
+    dis = np.flatnonzero(s6 == _DIS)
+    child_of = up4[up5[up6[dis]]]
+    frames["disability"] = frame("disability", 6, dis, [cid(child_of), t6.take(t6.at[dis], "Disability")],
+                                 _puid=lv[3][child_of])
+    rank5 = np.full(len(lv[5]), -1, dtype=np.int64)
+    for block, (record, names) in BLOCKS.items():
+        blk = np.flatnonzero(s5 == _BLOCK[block])
+        rank5[blk] = np.arange(len(blk))
+        bf = np.flatnonzero(s6 == _BFIELD[block])
+        at = np.append(t6.at[bf], t6.null)[table(block, len(blk), rank5[up6[bf]], code[6][bf], bf)]
+        episode = up5[blk]
+        frames[record] = frame(record, 5, blk, [cid(up4[episode]), *(
+            t6.take(a, c) for a, c in zip(at, names, strict=True))], _uid=lv[5][blk],
+            _refraw=t5.take(ref_at[rank4[episode]], "_refraw"))
         if block in NESTED:
             sub, leaf = _LEAF_TAG[block]
-            frames[sub] = leaves(_LEAF[block], leaf, "a5")
-    frames = {r: f.select([(col(c) if c in f.columns else pl.lit(None, t)).cast(t).alias(c) for c, t in
-                           {**dict.fromkeys(RECORD_COLS[r], pl.Utf8), **BOOKKEEPING}.items()])
-              for r, f in frames.items() if f.height}
-    prefix = pl.DataFrame({"pst": list(_NOTED), "_prefix": list(_NOTED.values())},
-                          schema={"pst": pl.Int32, "_prefix": pl.Utf8})
-    notes = el.filter(st == _NOTE).join(prefix, on="pst", how="left").group_by(
-        (col("_prefix") + col("tag")).alias("path")).agg(col("line").min(), pl.len()).sort("path")
-    return CinFile(name, year, frames, [tuple(r) for r in notes.iter_rows()], sum(f.height for f in frames.values()))
+            lf = np.flatnonzero(s7 == _LEAF[block])
+            owner = up6[up7[lf]]
+            frames[sub] = frame(sub, 7, lf, [cid(up4[up5[owner]]), t7.take(t7.at[lf], leaf)], _puid=lv[5][owner])
+    frames = {r: f for r, f in frames.items() if f.height}
+    noted = [(lv[d][j], st[d - 1][up[d][j]]) for d in range(3, MAX_DEPTH + 1)
+             if len(j := np.flatnonzero(st[d] == _NOTE))]
+    unknown = []
+    if noted:
+        at = np.concatenate([a for a, _p in noted])
+        prefix = pl.DataFrame({"pst": list(_NOTED), "_prefix": list(_NOTED.values())},
+                              schema={"pst": pl.Int32, "_prefix": pl.Utf8})
+        notes = pl.DataFrame([pl.Series("pst", np.concatenate([p for _a, p in noted]), dtype=pl.Int32),
+                              el.names(at).alias("tag"), pl.Series("line", el.line(at))])
+        notes = notes.join(prefix, on="pst", how="left").group_by(
+            (pl.col("_prefix") + pl.col("tag")).alias("path")).agg(pl.col("line").min(), pl.len()).sort("path")
+        unknown = [tuple(r) for r in notes.iter_rows()]
+    return CinFile(name, year, frames, unknown, sum(f.height for f in frames.values()))
 
 
 def _find(elem, tag: str):

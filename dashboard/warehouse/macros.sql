@@ -27,14 +27,13 @@ CREATE OR REPLACE MACRO age_at(dob, d) AS
 
 -- DfE age bands. 'Unborn' when the date of birth is after d (an unborn child has a future expected DOB);
 -- 'Not known' when there is no DOB at all.
+-- The band is looked up by completed years (capped at 16) so that age_at is worked out once, not once per band
+-- tested (the derived relations work it out for every event). least() skips a NULL (d NULL): '16+', as before.
 CREATE OR REPLACE MACRO age_band(dob, d) AS
     CASE WHEN dob IS NULL THEN 'Not known'
          WHEN dob > d THEN 'Unborn'
-         WHEN age_at(dob, d) < 1 THEN 'Under 1'
-         WHEN age_at(dob, d) < 5 THEN '1-4'
-         WHEN age_at(dob, d) < 10 THEN '5-9'
-         WHEN age_at(dob, d) < 16 THEN '10-15'
-         ELSE '16+'
+         ELSE ['Under 1', '1-4', '1-4', '1-4', '1-4', '5-9', '5-9', '5-9', '5-9', '5-9',
+               '10-15', '10-15', '10-15', '10-15', '10-15', '10-15', '16+'][least(age_at(dob, d), 16) + 1]
     END;
 
 -- A child with no DOB but an expected DOB after d is unborn at d; otherwise the age band of the DOB.

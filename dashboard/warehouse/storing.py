@@ -70,11 +70,12 @@ def derived_needs(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return needs
 
 
-#: CPU seconds of each derived relation at authority scale (60,000 children; one DuckDB thread), for choosing
-#: what to start first; only their proportions matter, and a relation not listed counts as COST_UNKNOWN
-COST = {"stitched_episode": 0.05, "placement_episode": 0.03, "team_spell": 0.09, "referral": 0.18,
-        "census_span": 0.004, "child_census": 0.11, "case_list": 0.37, "cin_episode_flow": 0.04, "child_day": 0.1,
-        "assessment_span": 0.08}
+#: CPU seconds of each derived relation in a build at authority scale (one DuckDB thread, compressing its own
+#: row groups), for choosing what to start first; only their proportions matter, and a relation not listed
+#: counts as COST_UNKNOWN
+COST = {"stitched_episode": 0.07, "placement_episode": 0.03, "team_spell": 0.10, "referral": 0.14,
+        "census_span": 0.004, "child_census": 0.12, "case_list": 0.22, "cin_episode_flow": 0.05, "child_day": 0.10,
+        "assessment_span": 0.06}
 COST_UNKNOWN = 0.1
 
 
@@ -117,6 +118,8 @@ class Storer:
         self.inserts: list[Future] = []
         self.closed = False
         self.column_docs: list[tuple[str, str, str, str]] = []
+        # a cursor starts in the connection's first database, which need not be the warehouse (db._open)
+        self.use = 'USE "{}"'.format(con.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""'))
 
     # ------------------------------------------------------------------ tables
     def insert(self, table: str, frame: pl.DataFrame) -> None:
@@ -131,6 +134,7 @@ class Storer:
             with self.catalog:
                 cur = self.local.cursor = self.con.cursor()
                 self.cursors.append(cur)
+            cur.execute(self.use)
         insert_frame(cur, table, frame)
         self.mark({table})
 
@@ -160,6 +164,7 @@ class Storer:
             return
         with self.catalog:
             cur = self.con.cursor()
+        cur.execute(self.use)
         stored = False
         try:
             derived.materialise_one(cur, name, swap_lock=self.catalog)

@@ -1,10 +1,10 @@
-"""A checked XML document as one Polars frame of elements (vectorised: no Python per element).
+"""A checked XML document's elements as NumPy arrays, level by level (vectorised: no Python per element).
 
 Only for documents that `safexml.check_xml` has already accepted (well-formed, no DTD, so no entities beyond the
 five predefined ones and character references). The document is split at every `<`; each piece is a tag and
-the character data after it. Depth comes from a running count of start and end tags, each element's line from a
-running count of line breaks before its `<` (the line the tree reader reports), and the enclosing
-element at every depth from a forward fill, so records can be assembled by element number.
+the character data after it. Depth comes from a running count of start and end tags, each element's line from
+the line breaks before its `<` (the line the tree reader reports), and each element's parent from the elements
+one level up, so records can be assembled by element number.
 
 `elements` returns None for anything it does not handle exactly as the tree reader would (comments, CDATA,
 processing instructions after the XML declaration, namespace prefixes, an encoding other than UTF-8/ASCII,
@@ -19,8 +19,9 @@ import re
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
-#: how deep `elements` tracks enclosing elements; deeper elements keep their depth and tag only
+#: how deep `elements` tracks levels; deeper elements are counted but not placed in a level
 MAX_DEPTH = 7
 
 _DECL = re.compile(rb"^(\xef\xbb\xbf)?<\?xml[^>]*?\?>")
@@ -45,14 +46,94 @@ def _unescape(text: str) -> str:
     return _ENTITY.sub(one, text)
 
 
-def elements(data: bytes) -> pl.DataFrame | None:
-    """Columns: i (document order), depth (root 1), tag, line, text (stripped character data after the start
-    tag, entities decoded; "" when none), a1..a6 (at depth k < the element's: the enclosing element's i; at its
-    own depth: itself; deeper: meaningless), parent (i of the enclosing element; null for the root and below
-    depth 7). None when the document needs the tree reader.
+class Elements:
+    """The start tags of a document in document order (element i is the i-th). `levels[d]`: the elements at
+    depth d (root 1, up to MAX_DEPTH), in document order; `up[d]`: for each of them, its parent's position in
+    `levels[d - 1]`; `code`: each element's tag as its number in the vocabulary `elements` was given (0: any
+    other tag)."""
 
-    The structure (where each `<` and its `>` are, depth, line, enclosing elements) is worked out on the bytes
-    with NumPy; the strings (tags and texts) are sliced out of the document by Arrow without a copy per piece."""
+    def __init__(self, body: bytes | memoryview, lt: np.ndarray, gt: np.ndarray, nxt: np.ndarray,
+                 empty: np.ndarray, depth: np.ndarray, prolog_lines: int, has_amp: bool) -> None:
+        self.body, self.lt, self.gt, self.nxt, self.empty = body, lt, gt, nxt, empty
+        self.prolog_lines = prolog_lines
+        self.n = len(lt)
+        self.code = np.zeros(0, dtype=np.int32)
+        self.renamed: dict[str, str] = {}     # tag as written (with attributes) -> its name
+        self.tags: pa.Array | None = None
+        # levels from one stable sort of the depths (a stable sort of bytes is a radix sort)
+        levels = np.clip(depth, 0, MAX_DEPTH + 1).astype(np.uint8)
+        by_depth = np.argsort(levels, kind="stable")
+        ends = np.cumsum(np.bincount(levels, minlength=MAX_DEPTH + 2))
+        self.levels = [by_depth[(ends[d - 1] if d else 0):ends[d]] for d in range(MAX_DEPTH + 1)]
+        rank = np.empty(self.n, dtype=np.int64)             # each element's position in its level
+        for at in self.levels:
+            rank[at] = np.arange(len(at))
+        self.up = [np.zeros(0, dtype=np.int64), np.zeros(len(self.levels[1]), dtype=np.int64)]
+        for d in range(2, MAX_DEPTH + 1):
+            at = self.levels[d]
+            # an element right after its parent is the parent's first child; the parent's other children follow
+            # it in the level before the next first child
+            first = depth[at - 1] == d - 1
+            self.up.append(rank[at[first] - 1][np.cumsum(first) - 1])
+        self._newlines: np.ndarray | None = None
+        self._plain: np.ndarray | None = None
+        self._amps = (np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 38) if has_amp
+                      else np.zeros(0, dtype=np.int64))
+
+    def line(self, idx: np.ndarray) -> np.ndarray:
+        """The line of each element's `<` (int64)."""
+        if self._newlines is None:
+            self._newlines = np.flatnonzero(np.frombuffer(self.body, dtype=np.uint8) == 10)
+        return np.searchsorted(self._newlines, self.lt[idx]).astype(np.int64) + (1 + self.prolog_lines)
+
+    def text(self, idx: np.ndarray) -> pl.Series:
+        """Stripped character data after each start tag (entities decoded; "" when none), and a null after the
+        last (for gathers that find nothing); idx increasing."""
+        m = len(idx)
+        start = self.gt[idx] + 1
+        end = np.where(self.empty[idx], start, self.nxt[idx])  # an empty element has no text
+        # the texts and the bytes between them as one string array over the document (offsets only), and a null
+        bounds = np.empty(2 * m + 2, dtype=np.int64)
+        bounds[0:-2:2] = start
+        bounds[1:-2:2] = end
+        bounds[-2:] = len(self.body)
+        valid = np.full((2 * m + 8) // 8, 255, dtype=np.uint8)
+        valid[m // 4] &= 255 ^ (1 << (2 * m % 8))
+        pieces = pa.LargeStringArray.from_buffers(2 * m + 1, pa.py_buffer(bounds), pa.py_buffer(self.body),
+                                                  pa.py_buffer(valid))
+        # the texts alone, copied together (what is read from them later stays close), as string views (Arrow
+        # runs outside the interpreter lock), which Polars takes without a copy
+        texts = pieces.take(pa.array(np.arange(0, 2 * m + 1, 2)))
+        text = pl.from_arrow(texts.cast(pa.string_view())).alias("text")
+        if self._plain is None:
+            # a text starting and ending with a printable ASCII byte (never white space, and a whole character)
+            # is already stripped, and so is none (worked out for every element at once, in document order)
+            buf = np.frombuffer(self.body, dtype=np.uint8)
+            self._plain = (self.empty | (self.nxt == self.gt + 1) | (
+                (buf.take(self.gt + 1, mode="clip") - 33 < 94) & (buf[self.nxt - 1] - 33 < 94)))
+        plain = self._plain[idx]
+        if not plain.all():  # strip only texts that may need it
+            at = np.flatnonzero(~plain)
+            text = text.scatter(at, text.gather(at).str.strip_chars())
+        amps = self._amps
+        if len(amps):  # a "&" inside a text: an entity to decode
+            hit = np.flatnonzero(np.searchsorted(amps, end) > np.searchsorted(amps, start))
+            if len(hit):
+                text = text.scatter(hit, [_unescape(t).strip() for t in text.gather(hit)])
+        return text
+
+    def names(self, idx: np.ndarray) -> pl.Series:
+        """The tag names of elements idx (attributes left out)."""
+        tags = pl.from_arrow(self.tags.take(pa.array(idx, pa.int64()))).cast(pl.Utf8)
+        return tags.replace(self.renamed) if self.renamed else tags
+
+
+def elements(data: bytes, vocab: dict[str, int]) -> Elements | None:
+    """The document's elements, each tag coded by `vocab` (plain names; codes 1-255). None when the document
+    needs the tree reader.
+
+    The structure (where each `<` and its `>` are, depth, line, parents) is worked out on the bytes with NumPy;
+    the strings (tags and texts) are sliced out of the document by Arrow without a copy per piece."""
     m = _DECL.match(data)
     head = 0
     if m:
@@ -76,104 +157,65 @@ def elements(data: bytes) -> pl.DataFrame | None:
     prolog_lines = data[:head].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n")
     buf = np.frombuffer(body, dtype=np.uint8)
     mask = np.empty(len(buf), dtype=bool)               # one scratch mask for the byte searches below
-
-    def where(byte: int) -> np.ndarray:
-        return np.flatnonzero(np.equal(buf, byte, out=mask))
-
-    lt = where(60)                                      # every "<": a piece is a tag and the text after it
-    if not len(lt):
+    lt = np.flatnonzero(np.equal(buf, 60, out=mask))    # every "<": a piece is a tag and the text after it
+    if not len(lt) or buf[-1] == 60:
         return None
-    gts = where(62)
-    nxt = np.append(lt[1:], len(body))                  # where the piece ends (the next "<")
-    if len(gts) == len(lt) and (gts > lt).all() and (gts < nxt).all():
+    gts = np.flatnonzero(np.equal(buf, 62, out=mask))
+    if len(gts) == len(lt) and (gts > lt).all() and (gts[:-1] < lt[1:]).all():
         gt = gts                                        # one ">" per "<", each before the next "<" (the usual case)
     else:
         at = np.searchsorted(gts, lt)
         if at[-1] >= len(gts):
             return None
         gt = gts[at]                                    # the first ">" after each "<"
-    first = buf[np.minimum(lt + 1, len(body) - 1)]
-    # comments, CDATA sections and processing instructions change what an element's text is; a "<" before
-    # the tag's ">" is one of those (or not XML at all)
-    if (gt >= nxt).any() or ((first == 33) | (first == 63)).any():
+        if (gt[:-1] >= lt[1:]).any():                   # a "<" before the tag's ">": a comment, CDATA, ...
+            return None
+    first = buf[lt + 1]
+    # comments, CDATA sections and processing instructions change what an element's text is
+    if ((first == 33) | (first == 63)).any():
         return None
-    end = first == 47                                   # "</x>"
-    empty = ~end & (buf[gt - 1] == 47) & (gt - 1 > lt)  # "<x/>": its first "/>" ends the tag
-    step = np.where(end, -1, np.where(empty, 0, 1)).astype(np.int32)
-    depth_all = np.cumsum(step, dtype=np.int32) - step + 1
-    keep = ~end
-    lt, gt, nxt = lt[keep], gt[keep], nxt[keep]
-    depth, step = depth_all[keep], step[keep]
-    line = np.searchsorted(where(10), lt).astype(np.int64) + 1 + prolog_lines
-    amps = where(38)
-    amp = np.flatnonzero(np.searchsorted(amps, nxt) > np.searchsorted(amps, lt)) if len(amps) else amps
-    n = len(lt)
-    i = np.arange(n, dtype=np.int64)
-    tag_end = gt - (step == 0)                          # before the "/" of "<x/>"
-    # tag, "/>" or ">", text (to the next "<") and whatever follows up to the next start tag (end tags) are
-    # consecutive slices of the document: one Arrow string array over the document's own bytes holds them
-    # all (offsets only, no copy per piece), and a gather picks the tags and the texts
-    bounds = np.empty(4 * n + 1, dtype=np.int64)
-    bounds[0:-1:4] = lt + 1
-    bounds[1:-1:4] = tag_end
-    bounds[2:-1:4] = gt + 1
-    bounds[3:-1:4] = nxt
-    bounds[-1] = len(body)
-    # as string views (Arrow's cast runs outside the interpreter lock), which Polars takes without a copy: from
-    # offsets it would copy every piece holding the lock
-    pieces = pl.from_arrow(pa.LargeStringArray.from_buffers(4 * n, pa.py_buffer(bounds), pa.py_buffer(body))
-                           .cast(pa.string_view()))
-    # enclosing[k - 1]: the last element at depth k so far (-1: none yet)
-    enclosing = _enclosing(depth, n)
-    ok = (depth >= 2) & (depth <= MAX_DEPTH)
-    parent = np.where(ok, enclosing[np.clip(depth - 2, 0, MAX_DEPTH - 2), i], np.int32(-1))
-    parents = [_filled(enclosing[k - 1], f"a{k}") for k in range(1, MAX_DEPTH)]
-    text = pieces.gather(4 * i + 2).str.strip_chars()
-    if (step == 0).any():  # an empty element has no text: what follows `<x/>` is the next element's business
-        text = text.set(pl.Series(step == 0), "")
-    el = pl.DataFrame([pl.Series("i", i), pl.Series("depth", depth), pieces.gather(4 * i).alias("tag"),
-                       pl.Series("line", line), text.alias("text"), *parents, _filled(parent, "parent")])
-    # a tag holding white space, quotes or a colon has attributes or a prefix: check it is plain name="value"
-    # pairs and keep the name (looked at once per distinct tag: a census has a few dozen)
-    odd_tags = [t for t in el["tag"].unique() if any(ch in t for ch in _ODD_CHARS)]
-    if odd_tags:
-        odd = el.select(pl.arg_where(pl.col("tag").is_in(odd_tags))).to_series()
-        names = []
-        for t in el["tag"].gather(odd):
-            if not _ATTRS.fullmatch(t) or any(ns in t for ns in _RESERVED):
-                return None
-            names.append(t.split(None, 1)[0])
-        tags = el["tag"].clone()
-        tags.scatter(odd, names)
-        el = el.with_columns(tags)
-    if len(amp):
-        texts = el["text"].clone()
-        texts.scatter(amp, [_unescape(t).strip() for t in texts.gather(amp)])
-        el = el.with_columns(texts)
-    return el
+    start = np.flatnonzero(first != 47)                 # start tags ("</x>" ends one)
+    if not len(start):
+        return None
+    lt, gt, nxt = lt[start], gt[start], lt.take(start + 1, mode="clip")  # nxt: where the piece ends (the next "<")
+    if start[-1] == len(first) - 1:
+        nxt[-1] = len(body)
+    empty = (buf[gt - 1] == 47) & (gt - 1 > lt)         # "<x/>": its first "/>" ends the tag
+    # depth: start tags before it (k), less end tags (start - k) and empty elements before it
+    k = np.arange(len(start))
+    depth = 2 * k - start - (np.cumsum(empty) - empty) + 1
+    el = Elements(body, lt, gt, nxt, empty, depth, prolog_lines, data.find(b"&", head) >= 0)
+    return el if _code_tags(el, vocab) else None
 
 
-def _enclosing(depth: np.ndarray, n: int) -> np.ndarray:
-    """Row k - 1: for each element, the last element at depth k up to it (itself at its own depth; -1: none yet).
-    The elements at each depth come from one stable sort of the depths; each row repeats them over the elements
-    up to the next one at that depth."""
-    out = np.empty((MAX_DEPTH - 1, n), dtype=np.int32)
-    levels = np.clip(depth, 0, MAX_DEPTH + 1).astype(np.uint8)   # a stable sort of bytes is a radix sort
-    by_depth = np.argsort(levels, kind="stable").astype(np.int32)
-    counts = np.bincount(levels, minlength=MAX_DEPTH + 2)
-    ends = np.cumsum(counts)
-    for k in range(1, MAX_DEPTH):
-        at = by_depth[ends[k] - counts[k]:ends[k]]      # the elements at depth k, in document order
-        row = out[k - 1]
-        if not len(at):
-            row[:] = -1
-            continue
-        row[:at[0]] = -1
-        row[at[0]:] = np.repeat(at, np.diff(np.append(at, n)))
-    return out
-
-
-def _filled(values: np.ndarray, name: str) -> pl.Series:
-    """A column of element numbers, null where negative (no such enclosing element)."""
-    out = pl.Series(name, values, dtype=pl.Int64)
-    return out if values.min(initial=0) >= 0 else out.set(out < 0, None)
+def _code_tags(el: Elements, vocab: dict[str, int]) -> bool:
+    """Number every tag by `vocab` (el.code); False when a tag needs the tree reader."""
+    n = el.n
+    # the tags and the bytes between them as one string array over the document; a gather keeps the tags
+    bounds = np.empty(2 * n + 1, dtype=np.int64)
+    bounds[0:-1:2] = el.lt + 1
+    bounds[1:-1:2] = el.gt - el.empty                   # before the "/" of "<x/>"
+    bounds[-1] = len(el.body)
+    pieces = pa.LargeStringArray.from_buffers(2 * n, pa.py_buffer(bounds), pa.py_buffer(el.body))
+    el.tags = tags = pieces.take(pa.array(np.arange(0, 2 * n, 2)))
+    words = list(vocab)
+    found = pc.index_in(tags, value_set=pa.array(words, pa.large_string()))
+    codes = np.array([0, *(vocab[w] for w in words)], dtype=np.int32)
+    el.code = codes[found.fill_null(-1).to_numpy() + 1]
+    if found.null_count:
+        # a tag holding white space, quotes or a colon has attributes or a prefix: check it is plain name="value"
+        # pairs and keep the name (looked at once per distinct tag)
+        other = np.flatnonzero(el.code == 0)
+        renamed = {}
+        for t in pc.unique(tags.take(pa.array(other))).to_pylist():
+            if any(ch in t for ch in _ODD_CHARS):
+                if not _ATTRS.fullmatch(t) or any(ns in t for ns in _RESERVED):
+                    return False
+                renamed[t] = t.split(None, 1)[0]
+        if renamed:
+            el.renamed = renamed
+            named = {t: vocab.get(name, 0) for t, name in renamed.items()}
+            odd = pc.index_in(tags.take(pa.array(other)), value_set=pa.array(list(named), pa.large_string()))
+            odd_codes = np.array([0, *named.values()], dtype=np.int32)
+            el.code[other] = odd_codes[odd.fill_null(-1).to_numpy() + 1]
+    return True
