@@ -95,7 +95,7 @@ def template_key() -> str:
 
 def new_warehouse(path: Path, config: dict, cache: Path | None, options: str = "") -> duckdb.DuckDBPyConnection:
     """A new warehouse file at `path` (which must not exist) holding what create_schema and
-    create_planning_views make, open with `config`.
+    create_planning_views make, open with `config` and attached with the storage `options` (_open).
 
     The empty warehouse is the same for every build of one version of the product, and making it is most of a
     small build's fixed cost (DuckDB binds every view and macro), so it is made once into `cache` (named by
@@ -117,8 +117,8 @@ def new_warehouse(path: Path, config: dict, cache: Path | None, options: str = "
                 con.close()
             except duckdb.Error:
                 pass
-            _unlink(path)
             _unlink(template)
+        _unlink(path)  # whatever a failed copy left (the caller's path did not exist before)
     con = _open(path, config, options)
     try:
         create_schema(con)
