@@ -128,7 +128,7 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
         raise BuildError(", ".join(str(s) for s in sources), "no .csv or .xml files to load")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    _remove(tmp)
+    db.remove_file(tmp)
     dq = DQ()
     l903, lcin, lloc = Loader903(dq), LoaderCIN(dq), LoaderLocal(dq)
     pending_903: dict[Path, list] = defaultdict(list)
@@ -204,7 +204,7 @@ def build(sources: list[Path], out: Path, progress: bool = True) -> BuildReport:
             with contextlib.suppress(Exception):
                 schema.result().close()
                 schema.result().con.close()
-        _remove(tmp)
+        db.remove_file(tmp)
         raise
     pool.shutdown(wait=True)
     merging.shutdown(wait=True)
@@ -461,12 +461,6 @@ def _sync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _remove(path: Path) -> None:
-    for p in (path, Path(f"{path}.wal")):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
 
 
 @contextlib.contextmanager

@@ -117,16 +117,21 @@ def new_warehouse(path: Path, config: dict, cache: Path | None, options: str = "
                 con.close()
             except duckdb.Error:
                 pass
-            _unlink(template)
-        _unlink(path)  # whatever a failed copy left (the caller's path did not exist before)
+            remove_file(template)
+        remove_file(path)  # whatever a failed copy left (the caller's path did not exist before)
     con = _open(path, config, options)
     try:
-        create_schema(con)
-        create_planning_views(con)
+        _fill(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _fill(con: duckdb.DuckDBPyConnection) -> None:
+    """What every new warehouse holds before its rows: the schema, calendar, macros, derived and planning views."""
+    create_schema(con)
+    create_planning_views(con)
 
 
 def _open(path: Path, config: dict, options: str) -> duckdb.DuckDBPyConnection:
@@ -149,21 +154,21 @@ def _make_template(template: Path) -> None:
     """The empty warehouse, written under a name of its own and renamed into place (builds may run at once)."""
     template.parent.mkdir(parents=True, exist_ok=True)
     tmp = template.with_name(f"{template.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    _unlink(tmp)
+    remove_file(tmp)
     try:
         with duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
                                               "autoload_known_extensions": False}) as con:
-            create_schema(con)
-            create_planning_views(con)
+            _fill(con)
         os.replace(tmp, template)
     finally:
-        _unlink(tmp)
+        remove_file(tmp)
     for old in template.parent.glob("empty-warehouse-*.duckdb"):  # other versions' (made again if needed)
         if old != template:
-            _unlink(old)
+            remove_file(old)
 
 
-def _unlink(path: Path) -> None:
+def remove_file(path: Path) -> None:
+    """A DuckDB file and its log, if there."""
     for p in (path, Path(f"{path}.wal")):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()

@@ -429,11 +429,10 @@ CREATE OR REPLACE VIEW assessment_span AS
         -- weekday bank holidays on or before each date x, from the latest one (ASOF)
         SELECT x.x, coalesce(h.n, 0) AS n FROM x ASOF LEFT JOIN h ON h.holiday_date <= x.x
     ), d AS (
-        -- working_days(s, e) (macros.sql) with its holidays in [s, e] counted as c(e) - c(s - 1): one look-up
-        -- per distinct date instead of a range join of every pair of dates with the calendar
-        SELECT p.s, p.e,
-               CASE WHEN p.s IS NULL OR p.e < p.s THEN NULL
-                    ELSE weekdays_through(p.e) - weekdays_through(p.s - 1) - (ce.n - cs.n) END AS wd
+        -- working_days(s, e) (macros.sql: working_days_given) with its holidays in [s, e] counted as
+        -- c(e) - c(s - 1): one look-up per distinct date instead of a range join of every pair of dates with the
+        -- calendar
+        SELECT p.s, p.e, working_days_given(p.s, p.e, ce.n - cs.n) AS wd
         FROM p
         LEFT JOIN c ce ON ce.x = p.e AND p.s <= p.e
         LEFT JOIN c cs ON cs.x = p.s - 1 AND p.s <= p.e

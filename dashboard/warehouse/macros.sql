@@ -73,12 +73,16 @@ CREATE OR REPLACE MACRO weekdays_through(d) AS
 -- weekdays in [s, e] that are not England and Wales bank holidays. So an assessment started and authorised on
 -- the same working day takes 1 working day; Monday to the next Monday is 6; a span that is only a weekend is 0.
 -- NULL when either date is missing or e is before s (invalid spans are never counted as timely).
-CREATE OR REPLACE MACRO working_days(s, e) AS
-    CASE WHEN s IS NULL OR e IS NULL OR CAST(e AS DATE) < CAST(s AS DATE) THEN NULL
-         ELSE weekdays_through(CAST(e AS DATE)) - weekdays_through(CAST(s AS DATE) - 1)
-              - (SELECT count(*) FROM bank_holiday b
-                 WHERE b.holiday_date BETWEEN CAST(s AS DATE) AND CAST(e AS DATE) AND isodow(b.holiday_date) < 6)
+-- working_days_given: the same rule given the number of weekday bank holidays in [s, e] (DATEs), for a caller that
+-- counts them in bulk (derived.sql, assessment_span); `holidays` is only used for a valid span.
+CREATE OR REPLACE MACRO working_days_given(s, e, holidays) AS
+    CASE WHEN s IS NULL OR e IS NULL OR e < s THEN NULL
+         ELSE weekdays_through(e) - weekdays_through(s - 1) - holidays
     END;
+CREATE OR REPLACE MACRO working_days(s, e) AS
+    working_days_given(CAST(s AS DATE), CAST(e AS DATE),
+                       (SELECT count(*) FROM bank_holiday b
+                        WHERE b.holiday_date BETWEEN CAST(s AS DATE) AND CAST(e AS DATE) AND isodow(b.holiday_date) < 6));
 
 -- DfE assessment duration bands. 'Same day' is decided by the dates (authorised on the start date), the other
 -- bands by working days (s counted as day 1), so a 2-working-day assessment is in '1-10 days'.
